@@ -1,0 +1,1 @@
+"""Everything ctrpy says to a registry: the only package that imports httpx."""

@@ -1,0 +1,1 @@
+"""The local store: the only package that writes to disk."""
