@@ -263,6 +263,8 @@ def _mirror_entry(text: str, *, plain_http: bool) -> _Entry:
 
 
 def _find_host_dir(hosts_dir: Path, registry: str) -> Path | None:
+    if hosts_dir.exists() and not hosts_dir.is_dir():
+        raise ConfigError(f"hosts directory {hosts_dir}: not a directory")
     for candidate in host_dir_candidates(hosts_dir, registry):
         try:
             candidate.stat()
@@ -341,7 +343,10 @@ def _load_toml(data: bytes, path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}", hint=_HINT) from exc
+        why = str(exc)
+        if why.endswith("(at end of document)"):
+            why = f"{why[: -len(')')]}, line {text.count(chr(10)) + 1})"
+        raise ConfigError(f"{path}: invalid TOML: {why}", hint=_HINT) from exc
     except (ValueError, RecursionError) as exc:  # e.g. absurdly deep nesting
         raise ConfigError(f"{path}: invalid TOML: {exc}", hint=_HINT) from exc
 
