@@ -1,96 +1,97 @@
-"""``ctrpy`` entry point: global options, the ``image`` group, error rendering."""
+"""``ctrpy`` entry point: global options, error rendering, logging, the ``image`` group.
+
+Commands import the core (registry client, store, pull) inside their functions, so
+``ctrpy --help`` or ``ctrpy image ls`` pay only for what they use.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from pathlib import Path
 
 import click
 
 from ctrpy import __version__
-from ctrpy.errors import CtrpyError, NotImplementedYet
+from ctrpy.cli import errors, logs
+from ctrpy.cli.context import AppContext, color_enabled, default_root
+from ctrpy.cli.group import AliasedGroup
+from ctrpy.cli.image import image
 
 
-class AliasedGroup(click.Group):
-    """A group whose commands also answer to aliases (``images``/``i``, ``ls``)."""
+class RootGroup(AliasedGroup):
+    """The root command: every run goes through :meth:`main`, which renders failures."""
 
-    aliases: dict[str, str] = {"images": "image", "i": "image", "ls": "list"}
+    def main(  # type: ignore[override]
+        self,
+        args: list[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: object,
+    ) -> None:
+        errors.run(
+            lambda: super(RootGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        _, cmd, rest = super().resolve_command(ctx, args)
-        return (cmd.name if cmd else None), cmd, rest
-
-
-@click.group(cls=AliasedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=RootGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  ctrpy image pull hello-world:linux
+  ctrpy image ls
+  ctrpy --root ./store image pull --platform linux/arm64/v8 alpine:3.20""",
+)
 @click.version_option(__version__, "--version", prog_name="ctrpy")
-@click.option("--root", envvar="CTRPY_ROOT", type=click.Path(file_okay=False),
-              help="Store directory (an OCI image layout). Env: CTRPY_ROOT.")
-@click.option("--hosts-dir", envvar="CTRPY_HOSTS_DIR", type=click.Path(file_okay=False),
-              help="containerd-style hosts directory for mirrors. Env: CTRPY_HOSTS_DIR.")
-@click.option("--debug", is_flag=True, envvar="CTRPY_DEBUG",
-              help="Trace every request and show tracebacks.")
+@click.option(
+    "--root",
+    envvar="CTRPY_ROOT",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Store directory, an OCI image layout [env: CTRPY_ROOT; default: the user data dir].",
+)
+@click.option(
+    "--hosts-dir",
+    envvar="CTRPY_HOSTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="containerd-style hosts directory (<registry>/hosts.toml) for mirrors "
+    "[env: CTRPY_HOSTS_DIR; default: the user config dir's certs.d, else "
+    "/etc/containerd/certs.d].",
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    envvar="CTRPY_DEBUG",
+    help="Log every request (credentials redacted) and show tracebacks [env: CTRPY_DEBUG].",
+)
+@click.option(
+    "--no-color",
+    is_flag=True,
+    help="Plain output without colours (also when NO_COLOR is set).",
+)
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, hosts_dir: str | None, debug: bool) -> None:
-    """Pull container images like `ctr image pull`, without re-fetching what you have."""
-    ctx.obj = {"root": root, "hosts_dir": hosts_dir, "debug": debug}
+def cli(
+    ctx: click.Context, root: Path | None, hosts_dir: Path | None, debug: bool, no_color: bool
+) -> None:
+    """Pull container images like `ctr image pull`, without re-fetching what you have.
+
+    Every index, manifest, config and layer is stored by digest: a tag already pulled costs
+    one HEAD request (which registries do not count as a pull) and nothing else.
+    """
+    errors.state.debug = debug
+    logs.configure(debug=debug)
+    ctx.obj = AppContext(
+        root=root if root is not None else default_root(),
+        hosts_dir=hosts_dir,
+        debug=debug,
+        color=color_enabled(no_color),
+    )
 
 
-@cli.group(cls=AliasedGroup)
-def image() -> None:
-    """Pull, list, inspect and resolve images (aliases: images, i)."""
+cli.add_command(image)
 
 
-def _not_built(what: str) -> None:
-    raise NotImplementedYet(f"{what}: not implemented yet", hint="see the issue tracker")
-
-
-@image.command()
-@click.argument("refs", nargs=-1, required=True)
-def pull(refs: tuple[str, ...]) -> None:
-    """Pull images into the local store."""
-    _not_built("image pull")
-
-
-@image.command("list")
-def list_() -> None:
-    """List images in the local store (alias: ls)."""
-    _not_built("image list")
-
-
-@image.command()
-@click.argument("ref")
-def inspect(ref: str) -> None:
-    """Show what the store holds for an image."""
-    _not_built("image inspect")
-
-
-@image.command()
-@click.argument("ref")
-def digest(ref: str) -> None:
-    """Print the current remote digest of a tag (HEAD only)."""
-    _not_built("image digest")
-
-
-def main(argv: list[str] | None = None) -> Any:
-    """Run the CLI; turn ctrpy errors into `error:`/`hint:` lines and exit codes."""
-    try:
-        return cli.main(args=argv, prog_name="ctrpy", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except CtrpyError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        if exc.hint:
-            click.echo(f"hint: {exc.hint}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
+def main() -> None:
+    """The console script."""
+    cli.main(prog_name="ctrpy")
