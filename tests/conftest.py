@@ -13,7 +13,8 @@ Session-scoped (started once, on first use; real processes, never skipped):
                            shared/app1:latest, shared/app2:latest  share their 2 base layers
     proxy_registry       proxy-cache Registry in front of `registry` (its cache is shared by
                          the session: tests that need a cold cache use make_registry)
-    auth_registry        htpasswd Basic-auth Registry; user AUTH_USER, password AUTH_PASSWORD
+    auth_registry        htpasswd Basic-auth Registry; user TEST_USER, password TEST_PASSWORD
+                         (tests.support.registry; also .credentials)
     auth_registry_images StandardImages pushed into `auth_registry`
 
 Function-scoped:
@@ -32,10 +33,17 @@ from typing import Any
 import pytest
 
 from tests.support.images import StandardImages, push_standard
-from tests.support.registry import INSTALL_HINT, Registry, RegistryUnavailable, Request
+from tests.support.registry import (
+    INSTALL_HINT,
+    TEST_PASSWORD,
+    TEST_USER,
+    Registry,
+    RegistryUnavailable,
+    Request,
+)
 
-AUTH_USER = "ctrpy-tester"
-AUTH_PASSWORD = "correct horse battery staple"
+AUTH_USER = TEST_USER  # also importable from tests.support.registry
+AUTH_PASSWORD = TEST_PASSWORD
 
 _HERE = Path(__file__).parent
 

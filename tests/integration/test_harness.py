@@ -10,11 +10,17 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import AUTH_PASSWORD, AUTH_USER
 from tests.support import images
 from tests.support import registry as registry_mod
 from tests.support.images import PushedImage, StandardImages
-from tests.support.registry import Registry, RegistryUnavailable, Request, parse_access_log
+from tests.support.registry import (
+    TEST_PASSWORD,
+    TEST_USER,
+    Registry,
+    RegistryUnavailable,
+    Request,
+    parse_access_log,
+)
 
 
 def sha256(data: bytes) -> str:
@@ -211,15 +217,17 @@ def test_proxy_refuses_pushes(proxy_registry: Registry) -> None:
 def test_cold_proxy_pings_upstream(make_registry: Callable[..., Registry]) -> None:
     upstream = make_registry(name="upstream")
     images.push(upstream.url, "library/hello-world", images.hello_world_linux(), ("linux",))
-    mark = upstream.mark()
-    proxy = make_registry(name="proxy", upstream=upstream)
-    resp = httpx.head(
-        f"{proxy.url}/v2/library/hello-world/manifests/linux?ns=docker.io",
-        headers={"Accept": images.OCI_INDEX},
-    )
+    with upstream.recording() as at_start:
+        proxy = make_registry(name="proxy", upstream=upstream)
+    with upstream.recording() as at_head:
+        resp = httpx.head(
+            f"{proxy.url}/v2/library/hello-world/manifests/linux?ns=docker.io",
+            headers={"Accept": images.OCI_INDEX},
+        )
     assert resp.status_code == 200
-    kinds = [(r.method, r.kind) for r in upstream.since(mark)]
-    assert ("GET", "ping") in kinds
+    assert [(r.method, r.kind) for r in at_start] == [("GET", "ping")]
+    kinds = [(r.method, r.kind) for r in at_head]
+    assert kinds[0] == ("GET", "ping")
     assert ("HEAD", "manifest") in kinds
 
 
@@ -227,8 +235,8 @@ def test_cold_proxy_pings_upstream(make_registry: Callable[..., Registry]) -> No
     ("auth", "status"),
     [
         pytest.param(None, 401, id="anonymous"),
-        pytest.param((AUTH_USER, "wrong"), 401, id="wrong-password"),
-        pytest.param((AUTH_USER, AUTH_PASSWORD), 200, id="right-password"),
+        pytest.param((TEST_USER, "wrong"), 401, id="wrong-password"),
+        pytest.param((TEST_USER, TEST_PASSWORD), 200, id="right-password"),
     ],
 )
 def test_auth_registry_basic(
@@ -254,8 +262,8 @@ def test_auth_registry_basic(
 
 
 def test_auth_registry_credentials(auth_registry: Registry) -> None:
-    assert auth_registry.credentials == (AUTH_USER, AUTH_PASSWORD)
-    assert auth_registry.htpasswd_path.read_text().startswith(f"{AUTH_USER}:$2b$")
+    assert auth_registry.credentials == (TEST_USER, TEST_PASSWORD)
+    assert auth_registry.htpasswd_path.read_text().startswith(f"{TEST_USER}:$2b$")
 
 
 def test_port_clash_is_retried(

@@ -44,6 +44,10 @@ HARNESS_HEADER = "X-Ctrpy-Harness"
 # parameter and are left out of requests().
 HARNESS_PARAM = "ctrpy-harness"
 
+# The user and password of the auth_registry fixture (and the default for ``users=`` helpers).
+TEST_USER = "ctrpy-tester"
+TEST_PASSWORD = "correct horse battery staple"
+
 INSTALL_HINT = (
     "the real distribution registry is needed: run `bash .ci/run` (it installs it) "
     "or `apt-get install docker-registry`"
@@ -194,6 +198,9 @@ class Registry:
     delete:   storage.delete.enabled (lets tests DELETE manifests/blobs by digest).
     workdir:  where config.yml, storage/, access.log and registry.log go (a temp dir by default,
               removed on stop; a given workdir is kept).
+    die_with_parent: (Linux) the registry gets SIGTERM when the *thread* that started it ends,
+              so a killed test run leaves nothing behind; pass False when starting from a
+              short-lived thread.
     """
 
     def __init__(
@@ -207,6 +214,7 @@ class Registry:
         binary: str = BINARY,
         start_timeout: float = 15.0,
         log_level: str = "info",
+        die_with_parent: bool = True,
     ) -> None:
         self.name = name
         self.users: dict[str, str] = dict(users or {})
@@ -215,6 +223,7 @@ class Registry:
         self._binary = binary
         self._start_timeout = start_timeout
         self._log_level = log_level
+        self._die_with_parent = die_with_parent and sys.platform == "linux"
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="ctrpy-reg-"))
         self.storage_dir = self.workdir / "storage"
@@ -355,7 +364,7 @@ class Registry:
                 stdout=out,
                 stderr=err,
                 cwd=self.workdir,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                preexec_fn=_die_with_parent if self._die_with_parent else None,
             )
         self._proc = proc
         deadline = time.monotonic() + self._start_timeout
