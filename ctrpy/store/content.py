@@ -417,6 +417,8 @@ class Writer:
             try:
                 fd = os.open(path, flags, FILE_MODE)
             except PermissionError:
+                if not path.exists():
+                    raise
                 os.chmod(path, FILE_MODE)  # a read-only leftover of ours
                 fd = os.open(path, flags, FILE_MODE)
             self._fd = fd
