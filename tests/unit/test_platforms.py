@@ -130,27 +130,25 @@ def test_normalize_sorts_and_dedups_features() -> None:
 
 
 def _match_cases() -> list[Any]:
-    out = []
+    rows: list[tuple[str, Platform | str, Platform | str, bool]] = []
     for table in VECTORS["match"]:
         mode = MODES[table["matcher"]]
         if "host" in table:
-            for candidate in table["matches"]:
-                out.append(pytest.param(mode, table["host"], candidate, True))
-            for candidate in table["does_not_match"]:
-                out.append(pytest.param(mode, table["host"], candidate, False))
+            rows += [(mode, table["host"], c, True) for c in table["matches"]]
+            rows += [(mode, table["host"], c, False) for c in table["does_not_match"]]
         else:
             want, candidate = (
                 _platform(table["host_platform"]),
                 _platform(table["candidate_platform"]),
             )
-            out.append(pytest.param(mode, want, candidate, table["match"]))
+            rows.append((mode, want, candidate, table["match"]))
     return [
         pytest.param(
-            *c.values,
-            id=f"{c.values[0]}:{platforms.format_all(_as_platform(c.values[1]))}"
-            f"-runs-{platforms.format_all(_as_platform(c.values[2]))}={c.values[3]}",
+            *row,
+            id=f"{row[0]}:{platforms.format_all(_as_platform(row[1]))}"
+            f"-runs-{platforms.format_all(_as_platform(row[2]))}={row[3]}",
         )
-        for c in out
+        for row in rows
     ]
 
 
