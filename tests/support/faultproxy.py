@@ -646,3 +646,114 @@ class _Handler(BaseHTTPRequestHandler):
                 ex.sent = len(body)
             except OSError:
                 self.close_connection = True
+
+
+# --- a token realm and a Bearer gate, for auth tests ---------------------------------------
+
+
+def bearer_gate(realm: str, service: str, token: str, path: str = r"/v2/.*") -> Canned:
+    """A rule that answers 401 with a Bearer challenge naming ``realm`` to every request
+    that does not carry ``Authorization: Bearer <token>`` (put it first in the rules)."""
+    challenge = f'Bearer realm="{realm}",service="{service}"'
+    body = json.dumps(
+        {"errors": [{"code": "UNAUTHORIZED", "message": "authentication required"}]}
+    ).encode()
+    return Canned(
+        path,
+        Response(401, {"WWW-Authenticate": challenge, "Content-Type": "application/json"}, body),
+        when=lambda ex: ex.authorization != f"Bearer {token}",
+        label="bearer-gate",
+    )
+
+
+def token_realm(token: str, user: str | None = None, password: str | None = None) -> FaultProxy:
+    """A token server (not started): ``GET /token`` answers ``{"token": token}``, to anyone
+    when ``user`` is None, else only to ``Authorization: Basic`` with those credentials
+    (others get 401).  Every request it gets is recorded like the proxy's."""
+    import base64
+
+    good = None
+    if user is not None:
+        good = "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
+    grant = Response(
+        200,
+        {"Content-Type": "application/json"},
+        json.dumps({"token": token, "access_token": token, "expires_in": 300}).encode(),
+    )
+    deny = Response(401, {"Content-Type": "application/json"}, b'{"details":"bad credentials"}')
+    return FaultProxy(
+        None,
+        [
+            Canned(r"/token", grant, when=lambda ex: good is None or ex.authorization == good),
+            Canned(r"/token", deny),
+        ],
+    )
+
+
+# --- running ctrpy and checking a store ------------------------------------------------------
+
+
+def ctrpy_command() -> list[str]:
+    """The installed ``ctrpy`` console script next to this Python (else ``python -m ctrpy``)."""
+    import sys
+    from pathlib import Path
+
+    script = Path(sys.executable).with_name("ctrpy")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ctrpy"]
+
+
+def hermetic_env(home: Any, **extra: str) -> dict[str, str]:
+    """The environment for a ctrpy subprocess: no user config, no colours, no CTRPY_*.
+
+    ``home`` (a directory) becomes HOME; DOCKER_CONFIG and the hosts dir point at empty
+    directories inside it unless ``extra`` says otherwise.
+    """
+    import os
+    from pathlib import Path
+
+    base = Path(home)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CTRPY_", "DOCKER_", "XDG_")) and k not in ("NO_COLOR", "HOME")
+    }
+    for sub in ("docker", "hosts", "config", "data"):
+        (base / sub).mkdir(parents=True, exist_ok=True)
+    env.update(
+        HOME=str(base),
+        DOCKER_CONFIG=str(base / "docker"),
+        CTRPY_HOSTS_DIR=str(base / "hosts"),
+        XDG_CONFIG_HOME=str(base / "config"),
+        XDG_DATA_HOME=str(base / "data"),
+        NO_COLOR="1",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def blob_problems(root: Any) -> list[str]:
+    """An independent check of a store's ``blobs/``: every file is a regular file named by
+    a known algorithm and lowercase hex that hashes to its name; nothing else is there."""
+    from pathlib import Path
+
+    blobs = Path(root) / "blobs"
+    problems: list[str] = []
+    if not blobs.exists():
+        return problems
+    for path in sorted(blobs.rglob("*")):
+        rel = path.relative_to(blobs)
+        if path.is_dir():
+            if len(rel.parts) != 1 or rel.parts[0] not in ("sha256", "sha384", "sha512"):
+                problems.append(f"unexpected directory blobs/{rel}")
+            continue
+        if len(rel.parts) != 2 or not re.fullmatch(r"[0-9a-f]{64,128}", rel.parts[1]):
+            problems.append(f"unexpected file blobs/{rel}")
+            continue
+        hasher = hashlib.new(rel.parts[0])
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                hasher.update(chunk)
+        if hasher.hexdigest() != rel.parts[1]:
+            problems.append(f"blobs/{rel} hashes to {hasher.hexdigest()}")
+    return problems
