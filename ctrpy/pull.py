@@ -1,1 +1,290 @@
-"""(placeholder; built by its issue)"""
+"""The pull walk: resolve a reference, then fetch what the store lacks, and nothing else.
+
+Order of work (each step skipped when the store already has its object):
+
+1. resolve the tag with one HEAD (a digest reference whose object is stored needs no request);
+2. GET the index or manifest by digest and store it;
+3. for an index, choose the manifest(s) for the wanted platform(s) and GET each;
+4. download config and layers, up to ``max_concurrent_downloads`` at a time, streamed into
+   the store's writers (resuming a partial download from where it stopped);
+5. record the image name, only once everything chosen is stored.
+
+Progress is reported as :class:`~ctrpy.events.Event` values; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from ctrpy.errors import InvalidManifest, PlatformNotFound
+from ctrpy.events import Event, Reporter, Status
+from ctrpy.oci import platforms
+from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
+from ctrpy.oci.reference import Reference
+from ctrpy.registry.client import Client, RateLimit
+from ctrpy.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class PullOptions:
+    """What to pull from an index: the host's platform unless told otherwise."""
+
+    #: wanted platforms; empty means the host's (``platforms.host()``)
+    platforms: tuple[Platform, ...] = ()
+    #: every manifest of an index, attestations included
+    all_platforms: bool = False
+    #: config and layer downloads running at once
+    max_concurrent_downloads: int = 3
+
+    def __post_init__(self) -> None:
+        if self.max_concurrent_downloads < 1:
+            raise ValueError("max_concurrent_downloads must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class PullResult:
+    """What a pull did."""
+
+    #: the name recorded in the store (fully qualified, with tag and/or digest)
+    name: str
+    #: the top object (index or manifest) the name now points at
+    target: Descriptor
+    #: the image manifests chosen (the target itself for a single-manifest image)
+    manifests: tuple[Descriptor, ...]
+    #: objects fetched from the registry in this pull (manifests and blobs)
+    fetched: int
+    #: objects that were already stored
+    existing: int
+    #: bytes received from the registry for those objects (a resumed blob counts its rest)
+    bytes_fetched: int
+    #: the rate limit the registry announced on the resolve, if it did
+    rate_limit: RateLimit | None = None
+
+
+def is_attestation(desc: Descriptor) -> bool:
+    """An index entry that is not an image for a platform (BuildKit attestations)."""
+    if desc.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+        return True
+    p = desc.platform
+    return p is not None and p.os == "unknown" and p.architecture == "unknown"
+
+
+def choose(
+    index: Index, wanted: Sequence[Platform], *, all_platforms: bool, where: str
+) -> list[Descriptor]:
+    """The index entries to pull: the best match per wanted platform, or all of them.
+
+    Raises :class:`PlatformNotFound` naming the wanted platform and listing what the
+    index offers when a wanted platform has no match.
+    """
+    if all_platforms:
+        return _unique(index.manifests)
+    candidates = [d for d in index.manifests if not is_attestation(d)]
+    chosen: list[Descriptor] = []
+    for want in wanted:
+        best = platforms.best_first(want, candidates)
+        if not best:
+            raise _no_platform(want, candidates, where)
+        chosen.append(best[0])
+    return _unique(chosen)
+
+
+def _no_platform(want: Platform, candidates: Sequence[Descriptor], where: str) -> PlatformNotFound:
+    offered = [d.platform for d in candidates if d.platform is not None]
+    if not offered:
+        return PlatformNotFound(
+            f"{where}: no manifest for platform {want}: the index lists no platforms",
+            hint="pull everything it has with --all-platforms",
+        )
+    listed = ", ".join(dict.fromkeys(p.describe() for p in offered))
+    return PlatformNotFound(
+        f"{where}: no manifest for platform {want}; the index has: {listed}",
+        hint=f"pick one of them with --platform {offered[0]}, or use --all-platforms",
+    )
+
+
+def _unique(descs: Iterable[Descriptor]) -> list[Descriptor]:
+    seen: dict[str, Descriptor] = {}
+    for d in descs:
+        seen.setdefault(str(d.digest), d)
+    return list(seen.values())
+
+
+class _Walk:
+    """One pull's state: counters, a serialized reporter, a stop flag for the workers."""
+
+    def __init__(
+        self, ref: Reference, client: Client, store: Store, options: PullOptions, report: Reporter
+    ) -> None:
+        self.ref = ref
+        self.client = client
+        self.store = store
+        self.options = options
+        self._report = report
+        self._lock = threading.Lock()
+        self.stop = threading.Event()
+        self.fetched = 0
+        self.existing = 0
+        self.bytes_fetched = 0
+
+    def report(self, event: Event) -> None:
+        # Workers report from their threads; reporters need not be thread-safe.
+        with self._lock:
+            self._report(event)
+
+    def count(self, *, fetched: int = 0, existing: int = 0, nbytes: int = 0) -> None:
+        with self._lock:
+            self.fetched += fetched
+            self.existing += existing
+            self.bytes_fetched += nbytes
+
+    # --- documents (index, manifest): small, fetched in the calling thread ---------------
+
+    def document(self, desc: Descriptor) -> Manifest | Index:
+        """The parsed index or manifest for ``desc``: from the store, or GET by digest."""
+        key = desc.key
+        if self.store.content.has(desc):
+            body = self.store.content.read(desc.digest)
+            self.count(existing=1)
+            self.report(Event(key, Status.EXISTS, desc.size, desc.size))
+        else:
+            self.report(Event(key, Status.DOWNLOADING, 0, desc.size))
+            body = self.client.fetch_manifest(self.ref, desc)
+            self.store.content.put(desc, body)
+            self.count(fetched=1, nbytes=len(body))
+            self.report(Event(key, Status.DONE, desc.size, desc.size))
+        return parse(body, desc.media_type)
+
+    def manifest(self, desc: Descriptor) -> Manifest:
+        doc = self.document(desc)
+        if not isinstance(doc, Manifest):
+            raise InvalidManifest(
+                f"{self.ref}: {desc.digest} is listed as an image manifest but is an index"
+            )
+        return doc
+
+    # --- blobs (config, layers): streamed, several at a time ------------------------------
+
+    def blobs(self, descs: Sequence[Descriptor]) -> None:
+        missing: list[Descriptor] = []
+        for desc in descs:
+            if self.store.content.has(desc):
+                self.count(existing=1)
+                self.report(Event(desc.key, Status.EXISTS, desc.size, desc.size))
+            else:
+                missing.append(desc)
+                self.report(Event(desc.key, Status.WAITING, 0, desc.size))
+        if not missing:
+            return
+        workers = min(self.options.max_concurrent_downloads, len(missing))
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ctrpy-download")
+        futures: list[Future[None]] = []
+        try:
+            futures = [pool.submit(self.download, desc) for desc in missing]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in futures:
+                if future in done:
+                    future.result()  # re-raises the first worker's error
+        finally:
+            # On an error or Ctrl-C: tell running downloads to stop at their next chunk
+            # (their partial data stays, resumable) and drop the queued ones.
+            if any(not f.done() for f in futures):
+                self.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def download(self, desc: Descriptor) -> None:
+        if self.stop.is_set():
+            return
+        key, total = desc.key, desc.size
+        with self.store.content.writer(desc) as writer:
+            if writer.exists:  # another process committed it while we waited for the lock
+                self.count(existing=1)
+                self.report(Event(key, Status.EXISTS, total, total))
+                return
+            start = offset = writer.offset
+            self.report(Event(key, Status.DOWNLOADING, offset, total))
+            if offset < total:
+                for chunk in self.client.fetch_blob(self.ref, desc, offset=offset):
+                    if self.stop.is_set():
+                        raise _Stopped
+                    writer.write(chunk)
+                    offset += len(chunk)
+                    self.report(Event(key, Status.DOWNLOADING, offset, total))
+            writer.commit()
+        self.count(fetched=1, nbytes=offset - start)
+        self.report(Event(key, Status.DONE, total, total))
+
+
+class _Stopped(Exception):
+    """Raised inside a worker to leave its writer (keeping the partial) when the pull stops."""
+
+
+def pull(
+    ref: Reference, client: Client, store: Store, options: PullOptions, report: Reporter
+) -> PullResult:
+    """Pull ``ref`` into ``store``, fetching only what the store does not have.
+
+    A tag costs one HEAD when everything is stored; a digest reference whose content is
+    all stored costs no request at all.  The name (``str(ref)``, tag ``latest`` added when
+    the reference has neither tag nor digest) is recorded only when everything chosen is
+    stored.
+    """
+    ref = ref.with_default_tag()
+    name = str(ref)
+    walk = _Walk(ref, client, store, options, report)
+    walk.report(Event(name, Status.RESOLVING))
+    rate_limit: RateLimit | None = None
+    target = _stored_target(ref, store)
+    if target is None:
+        resolved = client.resolve(ref)
+        target, rate_limit = resolved.descriptor, resolved.rate_limit
+    walk.report(Event(name, Status.RESOLVED))
+    if target.kind not in ("index", "manifest"):
+        raise InvalidManifest(
+            f"{name}: resolved to {target.media_type!r}, which is neither an index nor a manifest"
+        )
+    # The lease keeps a concurrent `prune` from collecting what we store before the name is.
+    with store.lease():
+        top = walk.document(target)
+        if isinstance(top, Index):
+            wanted = options.platforms or (platforms.host(),)
+            chosen = choose(top, wanted, all_platforms=options.all_platforms, where=name)
+            manifests = [(desc, _child(walk, desc)) for desc in chosen]
+        else:
+            manifests = [(target, top)]
+        walk.blobs(
+            _unique(blob for _, m in manifests if m is not None for blob in (m.config, *m.layers))
+        )
+        store.images.put(name, target)
+    return PullResult(
+        name=name,
+        target=target,
+        manifests=tuple(desc for desc, _ in manifests),
+        fetched=walk.fetched,
+        existing=walk.existing,
+        bytes_fetched=walk.bytes_fetched,
+        rate_limit=rate_limit,
+    )
+
+
+def _child(walk: _Walk, desc: Descriptor) -> Manifest | None:
+    """An index entry's manifest; a nested index (rare) is stored but not walked further."""
+    if desc.kind == "index":
+        walk.document(desc)
+        return None
+    return walk.manifest(desc)
+
+
+def _stored_target(ref: Reference, store: Store) -> Descriptor | None:
+    """For a digest reference: the descriptor of the stored object, so no request is needed."""
+    if ref.digest is None:
+        return None
+    size = store.content.size(ref.digest)
+    if size is None:
+        return None
+    body = store.content.read(ref.digest)
+    doc = parse(body, None)
+    return Descriptor(media_type=doc.media_type, digest=ref.digest, size=size)

@@ -42,8 +42,8 @@ def image_table(rows: Sequence[ImageSummary], *, color: bool) -> None:
     """Aligned columns: rich on a terminal, plain text (tabwriter style) in a pipe."""
     cells = [image_row(row) for row in rows]
     if sys.stdout.isatty():
-        from rich.console import Console
         from rich import box
+        from rich.console import Console
         from rich.table import Table
 
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")

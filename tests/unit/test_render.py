@@ -186,10 +186,10 @@ def test_live_frame_shows_one_row_per_job_with_bar_and_sizes() -> None:
     lines = live_frame(COLD[:11]).splitlines()
     assert len(lines) == 6
     assert re.fullmatch(rf"{re.escape(REF)}: +resolved +\|\+{{38}}\|", lines[0])
+    assert re.fullmatch(rf"{re.escape(INDEX)}: +done +\|\+{{38}}\| +900\.0 B/900\.0 B", lines[1])
     assert re.fullmatch(
-        rf"{re.escape(INDEX)}: +done +\|\+{{38}}\| +900\.0 B/900\.0 B", lines[1]
+        rf"{re.escape(CONFIG)}: +downloading +\| {{38}}\| +0\.0 B/1\.4 KiB", lines[3]
     )
-    assert re.fullmatch(rf"{re.escape(CONFIG)}: +downloading +\| {{38}}\| +0\.0 B/1\.4 KiB", lines[3])
     assert re.fullmatch(
         rf"{re.escape(LAYER)}: +downloading +\|\+{{19}} {{19}}\| +1\.5 KiB/2\.9 KiB", lines[4]
     )
