@@ -150,11 +150,13 @@ class Index:
 
 
 def parse(body: bytes, media_type: str | None = None) -> Manifest | Index:
-    """Parse a manifest or index body.
+    """Parse a manifest or index body; raise :class:`InvalidManifest` if it is unusable.
 
     ``media_type`` is what the registry or the parent descriptor declared; the
-    document must agree with it (a manifest may not hold ``manifests``, an index
-    may not hold ``config``/``layers``), as containerd checks.
+    document must be of that kind (see :func:`check_document_type`).  An OCI
+    type declared for a Docker document of the same kind (or the other way
+    round) is fine, as in containerd.  Without a usable declared type the
+    document's own ``mediaType`` decides, and without that its fields do.
     """
     if len(body) > MAX_MANIFEST_SIZE:
         raise InvalidManifest(
@@ -165,56 +167,92 @@ def parse(body: bytes, media_type: str | None = None) -> Manifest | Index:
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise InvalidManifest(f"manifest is not valid JSON: {exc}") from None
     obj = _object(data, "manifest")
+    check_document_type(obj, media_type)
     if obj.get("schemaVersion") != 2:
         raise InvalidManifest(
             f"unsupported manifest schemaVersion {obj.get('schemaVersion')!r:.20} "
             "(only schema 2 manifests and OCI documents are supported)"
         )
-    declared = mediatypes.base(media_type) if media_type else None
-    inner = obj.get("mediaType")
+    mt = _document_type(obj, media_type)
+    check_document_type(obj, mt)  # the document's own mediaType may have decided
+    annotations = _annotations(obj, "manifest")
+    if mediatypes.kind(mt) == "index":
+        entries = _entries(obj, "manifests", "index", "manifests")
+        manifests = tuple(_index_entry(e, f"index manifests[{i}]") for i, e in enumerate(entries))
+        return Index(media_type=mt, manifests=manifests, annotations=annotations)
+    if "config" not in obj:
+        raise InvalidManifest(f"manifest ({mt}) has no config")
+    config = Descriptor.from_json(obj["config"], "manifest config")
+    entries = _entries(obj, "layers", "manifest", "layers")
+    layers = tuple(Descriptor.from_json(e, f"manifest layers[{i}]") for i, e in enumerate(entries))
+    return Manifest(media_type=mt, config=config, layers=layers, annotations=annotations)
+
+
+def check_document_type(document: Mapping[str, Any], declared: str | None) -> None:
+    """Refuse a document that is not the kind its declared media type says (containerd's check).
+
+    A manifest must not list ``manifests`` or call itself an index; an index
+    must not hold ``config``/``layers`` or call itself a manifest; schema 1
+    documents (``fsLayers``) are refused whatever was declared.
+    """
+    inner = document.get("mediaType")
     if inner is not None and not isinstance(inner, str):
         raise InvalidManifest("manifest: mediaType must be a string")
-    if declared and inner and mediatypes.base(inner) != declared:
+    if _count(document, "fsLayers") or (declared and mediatypes.is_schema1(declared)):
         raise InvalidManifest(
-            f"manifest declares mediaType {inner[:100]!r} but was served as {declared!r}"
+            "legacy Docker schema 1 manifests are not supported",
+            hint="push the image again with a current tool (schema 2 or OCI)",
         )
-    mt = declared or (mediatypes.base(inner) if inner else None)
+    inner_kind = mediatypes.kind(inner) if inner else "unknown"
+    declared_kind = mediatypes.kind(declared) if declared else "unknown"
+    if declared_kind == "manifest" and (_count(document, "manifests") or inner_kind == "index"):
+        raise InvalidManifest(
+            f"expected a manifest ({mediatypes.base(declared or '')}) but found an index"
+        )
+    if declared_kind == "index" and (
+        "config" in document or _count(document, "layers") or inner_kind == "manifest"
+    ):
+        raise InvalidManifest(
+            f"expected an index ({mediatypes.base(declared or '')}) but found a manifest"
+        )
+
+
+def _document_type(obj: Mapping[str, Any], declared: str | None) -> str:
+    """The media type to treat a document as: declared, else its own, else by its fields."""
+    for candidate in (declared, obj.get("mediaType")):
+        if candidate and mediatypes.kind(candidate) in ("index", "manifest"):
+            return mediatypes.base(candidate)
+    inner = obj.get("mediaType")
+    if inner:
+        raise InvalidManifest(f"unsupported manifest media type {inner[:100]!r}")
     has_manifests = "manifests" in obj
     has_image = "config" in obj or "layers" in obj
-    if mt is None:
-        # OCI allows omitting mediaType; tell the kinds apart by their fields.
-        if has_manifests and not has_image:
-            mt = mediatypes.OCI_INDEX
-        elif has_image and not has_manifests:
-            mt = mediatypes.OCI_MANIFEST
-        else:
-            raise InvalidManifest("manifest has no mediaType and is neither an index nor a manifest")
-    kind = mediatypes.kind(mt)
-    annotations = _annotations(obj, "manifest")
-    if kind == "index":
-        if has_image:
-            raise InvalidManifest(f"index ({mt}) must not contain config or layers")
-        entries = _list(obj, "manifests", "index")
-        if len(entries) > MAX_ENTRIES:
-            raise InvalidManifest(f"index lists {len(entries)} manifests (at most {MAX_ENTRIES})")
-        manifests = tuple(
-            Descriptor.from_json(e, f"index manifests[{i}]") for i, e in enumerate(entries)
+    if has_manifests and not has_image:
+        return mediatypes.OCI_INDEX
+    if has_image and not has_manifests:
+        return mediatypes.OCI_MANIFEST
+    raise InvalidManifest("manifest has no mediaType and is neither an index nor a manifest")
+
+
+def _index_entry(data: object, where: str) -> Descriptor:
+    desc = Descriptor.from_json(data, where)
+    if desc.kind in ("index", "manifest") and desc.size > MAX_MANIFEST_SIZE:
+        raise InvalidManifest(
+            f"{where} {desc.digest}: a {desc.kind} of {desc.size} bytes is more than the "
+            f"{MAX_MANIFEST_SIZE} bytes allowed"
         )
-        return Index(media_type=mt, manifests=manifests, annotations=annotations)
-    if kind == "manifest":
-        if has_manifests:
-            raise InvalidManifest(f"manifest ({mt}) must not contain manifests")
-        if "config" not in obj:
-            raise InvalidManifest("manifest has no config")
-        config = Descriptor.from_json(obj["config"], "manifest config")
-        entries = _list(obj, "layers", "manifest")
-        if len(entries) > MAX_ENTRIES:
-            raise InvalidManifest(f"manifest lists {len(entries)} layers (at most {MAX_ENTRIES})")
-        layers = tuple(
-            Descriptor.from_json(e, f"manifest layers[{i}]") for i, e in enumerate(entries)
-        )
-        return Manifest(media_type=mt, config=config, layers=layers, annotations=annotations)
-    raise InvalidManifest(f"unsupported manifest media type {mt[:100]!r}")
+    return desc
+
+
+def _entries(obj: Mapping[str, Any], name: str, where: str, what: str) -> list[Any]:
+    entries = _list(obj, name, where)
+    if len(entries) > MAX_ENTRIES:
+        raise InvalidManifest(f"{where} lists {len(entries)} {what} (at most {MAX_ENTRIES})")
+    return entries
+
+
+def _count(obj: Mapping[str, Any], name: str) -> int:
+    return len(_list(obj, name, "manifest"))
 
 
 # --- field helpers ----------------------------------------------------------------
