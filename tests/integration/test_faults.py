@@ -22,6 +22,7 @@ from ctrpy.store import Store
 from tests.support import images
 from tests.support.faultproxy import (
     BLOBS,
+    CtrpyEnv,
     DropHalfway,
     Exchange,
     FailFirst,
@@ -30,90 +31,21 @@ from tests.support.faultproxy import (
     IgnoreRange,
     Throttle,
     blob_problems,
-    ctrpy_command,
-    hermetic_env,
+    finish,
 )
 from tests.support.registry import Registry
 
 MiB = 1 << 20
-TIMEOUT = 120
-
-
-# --- running ctrpy ---------------------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def explain(self) -> str:
-        return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
-
-    @property
-    def error_lines(self) -> list[str]:
-        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
-
-
-@dataclass
-class Env:
-    """One test's world: a store root, a hermetic environment, the command line."""
-
-    root: Path
-    env: dict[str, str]
-
-    def args(self, *args: str) -> list[str]:
-        return [*ctrpy_command(), "--root", str(self.root), *args]
-
-    def run(self, *args: str, timeout: float = TIMEOUT) -> Run:
-        proc = subprocess.run(
-            self.args(*args),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(proc.returncode, proc.stdout, proc.stderr)
-
-    def spawn(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.args(*args),
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def pull(self, ref: str, *extra: str) -> Run:
-        return self.run("image", "pull", *extra, ref)
-
-    def partial(self, digest: str) -> Path:
-        return self.root / "ingest" / (digest.replace(":", "-", 1) + ".partial")
-
-    def blob(self, digest: str) -> Path:
-        return self.root / "blobs" / Path(*digest.split(":", 1))
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Env:
-    return Env(tmp_path / "store", hermetic_env(tmp_path / "home"))
+def world(tmp_path: Path) -> CtrpyEnv:
+    return CtrpyEnv.make(tmp_path)
 
 
-def finish(proc: subprocess.Popen[str], timeout: float = TIMEOUT) -> Run:
-    """Wait for a spawned ctrpy; kill it (by PID) if it does not end in time."""
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"ctrpy did not finish in {timeout}s:\n{err}")
-    return Run(proc.returncode, out, err)
-
-
-def wait_for_partial(world: Env, digest: str, at_least: int, proc: subprocess.Popen[str]) -> int:
+def wait_for_partial(
+    world: CtrpyEnv, digest: str, at_least: int, proc: subprocess.Popen[str]
+) -> int:
     """Poll until the partial download of ``digest`` holds ``at_least`` bytes."""
     path = world.partial(digest)
     deadline = time.monotonic() + 60
@@ -205,7 +137,7 @@ def blob_bytes(blob: images.Blob) -> bytes:
 
 
 def test_dropped_connections_resume_with_range(
-    world: Env, proxy: FaultProxy, small: Pushed
+    world: CtrpyEnv, proxy: FaultProxy, small: Pushed
 ) -> None:
     """Every blob's connection is dropped half-way once: the pull succeeds, and each retry
     asks for the rest with ``Range: bytes=N-`` (N > 0), it does not start over."""
@@ -230,7 +162,7 @@ def test_dropped_connections_resume_with_range(
 
 
 def test_503_on_the_first_request_of_each_path(
-    world: Env, proxy: FaultProxy, small: Pushed
+    world: CtrpyEnv, proxy: FaultProxy, small: Pushed
 ) -> None:
     proxy.add(FailFirst())
     run = world.pull(small.ref(proxy))
@@ -245,7 +177,7 @@ def test_503_on_the_first_request_of_each_path(
         assert seen[-1].status == 200
 
 
-def test_server_that_ignores_range(world: Env, proxy: FaultProxy, small: Pushed) -> None:
+def test_server_that_ignores_range(world: CtrpyEnv, proxy: FaultProxy, small: Pushed) -> None:
     """Drops force ranged retries; the server answers them with 200 and the whole body.
     ctrpy must skip what it already has and still store exactly the right bytes."""
     proxy.add(IgnoreRange(), DropHalfway())
@@ -257,7 +189,7 @@ def test_server_that_ignores_range(world: Env, proxy: FaultProxy, small: Pushed)
     assert all(ex.status == 200 for ex in ignored)
 
 
-def test_corrupted_layer_is_refused(world: Env, proxy: FaultProxy, small: Pushed) -> None:
+def test_corrupted_layer_is_refused(world: CtrpyEnv, proxy: FaultProxy, small: Pushed) -> None:
     """One byte flipped: exit 5, the message names expected and actual digest, the layer
     is not committed, no image is recorded, and the store's check passes."""
     victim = small.image.layers[1]
@@ -281,7 +213,7 @@ def test_corrupted_layer_is_refused(world: Env, proxy: FaultProxy, small: Pushed
 
 
 def test_sigkill_mid_pull_then_pull_again_resumes(
-    world: Env, proxy: FaultProxy, large: Pushed
+    world: CtrpyEnv, proxy: FaultProxy, large: Pushed
 ) -> None:
     """SIGKILL in the middle of a throttled 24 MiB layer; the next pull finds a sound
     store, resumes the partial with Range and ends with a verified blob."""
@@ -309,7 +241,7 @@ def test_sigkill_mid_pull_then_pull_again_resumes(
     assert gets[0].sent == layer.size - (gets[0].range_start or 0)
 
 
-def test_sigint_exits_130_keeps_partials(world: Env, proxy: FaultProxy, large: Pushed) -> None:
+def test_sigint_exits_130_keeps_partials(world: CtrpyEnv, proxy: FaultProxy, large: Pushed) -> None:
     """Ctrl-C: exit 130, a clean message (no traceback), the partial download kept."""
     layer = large.image.layers[0]
     proxy.add(Throttle(4 * MiB))
@@ -326,7 +258,7 @@ def test_sigint_exits_130_keeps_partials(world: Env, proxy: FaultProxy, large: P
 
 
 def test_four_processes_pull_the_same_image_into_one_store(
-    world: Env, proxy: FaultProxy, medium: Pushed, registry: Registry
+    world: CtrpyEnv, proxy: FaultProxy, medium: Pushed, registry: Registry
 ) -> None:
     """All succeed, the store is sound, and each blob crosses the network about once."""
     proxy.add(Throttle(16 * MiB))
@@ -357,7 +289,7 @@ def test_full_disk(tmp_path: Path, proxy: FaultProxy, medium: Pushed) -> None:
         f"this test needs root to mount a tiny tmpfs: {mounted.stderr.strip()}"
     )
     try:
-        world = Env(mnt / "store", hermetic_env(tmp_path / "home"))
+        world = CtrpyEnv.make(tmp_path, root=mnt / "store")
         run = world.pull(medium.ref(proxy))
         assert run.returncode == 1, run.explain()
         assert "Traceback" not in run.stderr

@@ -23,17 +23,22 @@ Only loopback addresses are used.  The proxy runs in daemon threads of the test 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import http.client
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -670,8 +675,6 @@ def token_realm(token: str, user: str | None = None, password: str | None = None
     """A token server (not started): ``GET /token`` answers ``{"token": token}``, to anyone
     when ``user`` is None, else only to ``Authorization: Basic`` with those credentials
     (others get 401).  Every request it gets is recorded like the proxy's."""
-    import base64
-
     good = None
     if user is not None:
         good = "Basic " + base64.b64encode(f"{user}:{password or ''}".encode()).decode()
@@ -692,39 +695,35 @@ def token_realm(token: str, user: str | None = None, password: str | None = None
 
 # --- running ctrpy and checking a store ------------------------------------------------------
 
+#: seconds a ctrpy subprocess may take before the test gives up on it
+CTRPY_TIMEOUT = 120.0
+
 
 def ctrpy_command() -> list[str]:
     """The installed ``ctrpy`` console script next to this Python (else ``python -m ctrpy``)."""
-    import sys
-    from pathlib import Path
-
     script = Path(sys.executable).with_name("ctrpy")
     return [str(script)] if script.exists() else [sys.executable, "-m", "ctrpy"]
 
 
-def hermetic_env(home: Any, **extra: str) -> dict[str, str]:
+def hermetic_env(home: Path, **extra: str) -> dict[str, str]:
     """The environment for a ctrpy subprocess: no user config, no colours, no CTRPY_*.
 
     ``home`` (a directory) becomes HOME; DOCKER_CONFIG and the hosts dir point at empty
     directories inside it unless ``extra`` says otherwise.
     """
-    import os
-    from pathlib import Path
-
-    base = Path(home)
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("CTRPY_", "DOCKER_", "XDG_")) and k not in ("NO_COLOR", "HOME")
     }
     for sub in ("docker", "hosts", "config", "data"):
-        (base / sub).mkdir(parents=True, exist_ok=True)
+        (home / sub).mkdir(parents=True, exist_ok=True)
     env.update(
-        HOME=str(base),
-        DOCKER_CONFIG=str(base / "docker"),
-        CTRPY_HOSTS_DIR=str(base / "hosts"),
-        XDG_CONFIG_HOME=str(base / "config"),
-        XDG_DATA_HOME=str(base / "data"),
+        HOME=str(home),
+        DOCKER_CONFIG=str(home / "docker"),
+        CTRPY_HOSTS_DIR=str(home / "hosts"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "data"),
         NO_COLOR="1",
         PYTHONUNBUFFERED="1",
     )
@@ -732,12 +731,95 @@ def hermetic_env(home: Any, **extra: str) -> dict[str, str]:
     return env
 
 
-def blob_problems(root: Any) -> list[str]:
+@dataclass
+class Run:
+    """A finished ctrpy process."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def explain(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+    @property
+    def error_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("error:")]
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class CtrpyEnv:
+    """One test's world: a store root, a hermetic environment, a working directory."""
+
+    root: Path
+    env: dict[str, str]
+    cwd: Path | None = None
+
+    @classmethod
+    def make(cls, base: Path, root: Path | None = None, **extra: str) -> CtrpyEnv:
+        """A world under ``base``: store ``base/store`` (or ``root``), HOME ``base/home``,
+        working directory ``base/cwd`` (empty)."""
+        (base / "cwd").mkdir(parents=True, exist_ok=True)
+        return cls(root or base / "store", hermetic_env(base / "home", **extra), base / "cwd")
+
+    def args(self, *args: str) -> list[str]:
+        return [*ctrpy_command(), "--root", str(self.root), *args]
+
+    def run(self, *args: str, timeout: float = CTRPY_TIMEOUT) -> Run:
+        try:
+            proc = subprocess.run(
+                self.args(*args),
+                env=self.env,
+                cwd=self.cwd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as exc:  # subprocess.run killed it (by PID)
+            raise AssertionError(f"ctrpy {' '.join(args)} did not finish in {timeout}s") from exc
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def spawn(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.args(*args),
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def pull(self, ref: str, *extra: str) -> Run:
+        return self.run("image", "pull", *extra, "--", ref)
+
+    def partial(self, digest: str) -> Path:
+        return self.root / "ingest" / (digest.replace(":", "-", 1) + ".partial")
+
+    def blob(self, digest: str) -> Path:
+        return self.root / "blobs" / Path(*digest.split(":", 1))
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = CTRPY_TIMEOUT) -> Run:
+    """Wait for a spawned ctrpy; kill it (by PID) if it does not end in time."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"ctrpy did not finish in {timeout}s:\n{err}") from None
+    return Run(proc.returncode, out, err)
+
+
+def blob_problems(root: Path) -> list[str]:
     """An independent check of a store's ``blobs/``: every file is a regular file named by
     a known algorithm and lowercase hex that hashes to its name; nothing else is there."""
-    from pathlib import Path
-
-    blobs = Path(root) / "blobs"
+    blobs = root / "blobs"
     problems: list[str] = []
     if not blobs.exists():
         return problems
