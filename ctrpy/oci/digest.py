@@ -30,6 +30,8 @@ class Digest:
     hex: str
 
     def __post_init__(self) -> None:
+        if not isinstance(self.algorithm, str) or not isinstance(self.hex, str):
+            raise InvalidDigest(f"invalid digest {self.algorithm!r:.20}:{self.hex!r:.80}")
         length = ALGORITHMS.get(self.algorithm)
         if length is None:
             raise InvalidDigest(
@@ -115,8 +117,9 @@ class Verifier:
             )
 
 
-def verify_bytes(data: bytes, expected: Digest, expected_size: int | None = None,
-                 what: str = "content") -> None:
+def verify_bytes(
+    data: bytes, expected: Digest, expected_size: int | None = None, what: str = "content"
+) -> None:
     """Check a whole in-memory body (a manifest) against its digest and size."""
     verifier = Verifier(expected, expected_size)
     verifier.update(data)
