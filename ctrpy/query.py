@@ -9,15 +9,17 @@ import fnmatch
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctrpy.errors import InvalidReference, NotFound, PlatformNotFound
 from ctrpy.oci import platforms, reference
 from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
 from ctrpy.oci.digest import Digest
 from ctrpy.oci.reference import Reference
-from ctrpy.registry.client import Client, RateLimit
 from ctrpy.store import ImageRecord, Store
+
+if TYPE_CHECKING:  # the registry client pulls in httpx: not needed by `ls` and `inspect`
+    from ctrpy.registry.client import Client, RateLimit
 
 # --- local: list and inspect --------------------------------------------------------------
 
