@@ -32,16 +32,16 @@ class Digest:
     def __post_init__(self) -> None:
         if not isinstance(self.algorithm, str) or not isinstance(self.hex, str):
             raise InvalidDigest(f"invalid digest {self.algorithm!r:.20}:{self.hex!r:.80}")
+        shown = f"{self.algorithm[:20]}:{self.hex[:80]}"
         length = ALGORITHMS.get(self.algorithm)
         if length is None:
             raise InvalidDigest(
-                f"invalid digest {self.algorithm}:{self.hex[:80]}: "
-                f"unsupported algorithm {self.algorithm[:20]!r} "
+                f"invalid digest {shown!r}: unsupported algorithm {self.algorithm[:20]!r} "
                 f"(supported: {', '.join(ALGORITHMS)})"
             )
         if len(self.hex) != length or not _HEX.fullmatch(self.hex):
             raise InvalidDigest(
-                f"invalid digest {self.algorithm}:{self.hex[:80]}: "
+                f"invalid digest {shown!r}: "
                 f"{self.algorithm} needs exactly {length} lowercase hex characters"
             )
 
@@ -49,7 +49,7 @@ class Digest:
     def parse(cls, text: str) -> Digest:
         """Parse ``alg:hex``; raise :class:`InvalidDigest` for anything else."""
         if not isinstance(text, str):
-            raise InvalidDigest(f"invalid digest {text!r}: not a string")
+            raise InvalidDigest(f"invalid digest {text!r:.80}: not a string")
         algorithm, sep, hexpart = text.partition(":")
         if not sep:
             raise InvalidDigest(f"invalid digest {text[:80]!r}: expected <algorithm>:<hex>")

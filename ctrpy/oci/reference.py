@@ -113,7 +113,7 @@ def parse(text: str) -> Reference:
     domain, remainder = _split_docker_domain(text)
     remote = remainder.split(":", 1)[0]
     if remote.lower() != remote:
-        raise _error(text, f"repository name ({_show(remote)}) must be lowercase", hint=None)
+        raise _error(text, f"repository name {_show(remote)!r} must be lowercase", hint=None)
     return _parse_qualified(f"{domain}/{remainder}", text)
 
 

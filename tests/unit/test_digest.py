@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ctrpy.errors import IntegrityError, InvalidDigest
 from ctrpy.oci.digest import Digest, Verifier, verify_bytes
@@ -119,3 +121,14 @@ def test_verify_bytes() -> None:
     verify_bytes(DATA, Digest.of(DATA), len(DATA))
     with pytest.raises(IntegrityError, match="manifest: digest mismatch"):
         verify_bytes(DATA, Digest.of(b"other"), what="manifest")
+
+
+@given(st.text(max_size=140) | st.text(alphabet="sha256:0123456789abcdef./\n", max_size=140))
+def test_fuzz_parse(text: str) -> None:
+    try:
+        d = Digest.parse(text)
+    except InvalidDigest as exc:
+        assert "\n" not in exc.message
+        return
+    assert str(d) == text
+    assert "/" not in text and "." not in text

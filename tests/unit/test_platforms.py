@@ -7,10 +7,13 @@ that host explicitly, and check the host-defaulted fields again with another one
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ctrpy.errors import InvalidPlatform, UsageError
 from ctrpy.oci import mediatypes, platforms
@@ -305,3 +308,17 @@ def test_best_first_normalizes_index_entries() -> None:
     index = [_desc(Platform("linux", "x86_64")), _desc(Platform("Linux", "aarch64", "8"))]
     assert platforms.best_first(_p("linux/arm64"), index) == [index[1]]
     assert platforms.best_first(HOST, index) == [index[0]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40) | st.text(alphabet="linuxwdosamd64arm/v78()+%._-LXbz", max_size=40))
+def test_fuzz_parse_raises_only_invalid_platform(spec: str) -> None:
+    try:
+        p = platforms.parse(spec, host=HOST)
+    except InvalidPlatform as exc:
+        assert "\n" not in exc.message
+        return
+    assert Matcher(p, "strict").match(p)
+    # FormatAll sorts the OS features; otherwise the text reads back as the same platform.
+    again = platforms.parse(platforms.format_all(p), host=HOST)
+    assert again == replace(p, os_features=tuple(sorted(p.os_features)))
