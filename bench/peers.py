@@ -1,0 +1,254 @@
+"""The tools ctrpy is measured against, and a private containerd for ``ctr``.
+
+Nothing is installed here: :func:`missing_tools` says which Debian package to install for
+each missing tool, and the benchmark stops with that message.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from bench.measure import TIME_V, RunFailed, output
+
+#: tool -> the Debian package that provides it
+DEBIAN_PACKAGES = {
+    "containerd": "containerd",
+    "ctr": "containerd",
+    "skopeo": "skopeo",
+    "curl": "curl",
+    "openssl": "openssl",
+    "docker-registry": "docker-registry",
+    TIME_V: "time",
+    "sync": "coreutils",
+}
+
+
+def missing_tools() -> list[str]:
+    """One line per missing tool: which package to ``apt-get install`` for it."""
+    missing = []
+    for tool, package in DEBIAN_PACKAGES.items():
+        found = os.access(tool, os.X_OK) if tool.startswith("/") else shutil.which(tool)
+        if not found:
+            missing.append(f"{tool}: not found (apt-get install -y {package})")
+    return missing
+
+
+def ctrpy_command() -> list[str]:
+    """How to start ctrpy as a user would: its console script beside this Python.
+
+    Not a version manager's shim on ``$PATH`` (pyenv's costs tens of milliseconds of bash per
+    call, which would be charged to ctrpy).
+    """
+    script = Path(sys.executable).parent / "ctrpy"
+    if script.is_file() and os.access(script, os.X_OK):
+        return [str(script)]
+    return [sys.executable, "-m", "ctrpy"]
+
+
+def _first_line(cmd: list[str]) -> str:
+    try:
+        text = output(cmd, timeout=20)
+    except (OSError, RunFailed, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else "unknown"
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def ctrpy_revision() -> str:
+    """The commit measured, and whether ctrpy/ had changes not yet committed."""
+    try:
+        head = output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
+        dirty = output(["git", "-C", str(REPO), "status", "--porcelain", "--", "ctrpy"]).strip()
+    except (OSError, RunFailed, subprocess.TimeoutExpired):
+        return "unknown"
+    return head + (" + uncommitted changes in ctrpy/" if dirty else "")
+
+
+def tool_versions() -> dict[str, str]:
+    """One version line per tool, as the tools print it (they print no paths)."""
+    ctrpy = _first_line([*ctrpy_command(), "--version"])
+    return {
+        "ctrpy": ctrpy,
+        "ctrpy revision": ctrpy_revision(),
+        "python": platform.python_version(),
+        "containerd": _first_line(["containerd", "--version"]),
+        "ctr": _first_line(["ctr", "--version"]),
+        "skopeo": _first_line(["skopeo", "--version"]),
+        "curl": _first_line(["curl", "--version"]),
+        "openssl": _first_line(["openssl", "version"]),
+        "docker-registry": _first_line(["docker-registry", "--version"]),
+        "GNU time": "Debian package time "
+        + _first_line(["dpkg-query", "-W", "-f", "${Version}\\n", "time"]),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _memory() -> str:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                kib = int(line.split()[1])
+                return f"{kib / 1024 / 1024:.1f} GiB"
+    except (OSError, ValueError):
+        pass
+    return "unknown"
+
+
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
+
+
+def machine() -> dict[str, str]:
+    """What RESULTS.md says about the machine (no host names, no paths)."""
+    return {
+        "CPUs (nproc)": str(os.cpu_count() or "unknown"),
+        "CPU model": _cpu_model(),
+        "memory": _memory(),
+        "kernel": f"{platform.system()} {platform.release()} {platform.machine()}",
+        **tool_versions(),
+    }
+
+
+@dataclass(frozen=True)
+class ContainerdPaths:
+    base: Path
+
+    @property
+    def config(self) -> Path:
+        return self.base / "config.toml"
+
+    @property
+    def root(self) -> Path:
+        return self.base / "root"
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state"
+
+    @property
+    def socket(self) -> Path:
+        return self.base / "containerd.sock"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "containerd.log"
+
+
+def containerd_config(paths: ContainerdPaths) -> str:
+    """A version-2 config whose every path is under ``paths.base``; no CRI, no listeners."""
+    return f"""version = 2
+root = "{paths.root}"
+state = "{paths.state}"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+
+[grpc]
+  address = "{paths.socket}"
+
+[ttrpc]
+  address = "{paths.socket}.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{paths.base / "opt"}"
+"""
+
+
+class Containerd:
+    """A private containerd (own root, state, socket) started and stopped by its PID.
+
+    ``reset()`` stops it, empties its root and state and starts it again: the fresh, empty
+    target a cold ``ctr content fetch`` needs (containerd shares blobs across namespaces, so a
+    new namespace would not be empty).
+    """
+
+    def __init__(self, base: Path) -> None:
+        self.paths = ContainerdPaths(base)
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def ctr(self, *args: str) -> list[str]:
+        return ["ctr", "--address", str(self.paths.socket), *args]
+
+    def start(self) -> None:
+        self.paths.base.mkdir(parents=True, exist_ok=True)
+        self.paths.config.write_text(containerd_config(self.paths))
+        with open(self.paths.log, "ab") as log:
+            self._proc = subprocess.Popen(
+                ["containerd", "--config", str(self.paths.config)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                break
+            if self.paths.socket.exists():
+                try:
+                    output(self.ctr("version"), timeout=5)
+                    return
+                except (RunFailed, subprocess.TimeoutExpired):
+                    pass
+            time.sleep(0.05)
+        tail = self.paths.log.read_text(errors="replace").splitlines()[-5:]
+        self.stop()
+        raise RuntimeError("containerd did not start: " + " / ".join(tail))
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+    def reset(self) -> None:
+        self.stop()
+        for path in (self.paths.root, self.paths.state):
+            shutil.rmtree(path, ignore_errors=True)
+        self.start()
+
+    def __enter__(self) -> Containerd:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
