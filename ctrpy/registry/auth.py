@@ -109,10 +109,11 @@ class Authenticator:
             self._challenges[host_url] = chosen
         header = self._header(http, chosen, authority, repository, stale=sent)
         if header is None or header == sent:
-            raise self._refused(authority, what)
+            raise self.refused(authority, what)
         return header
 
-    def _refused(self, authority: str, what: str) -> AuthError:
+    def refused(self, authority: str, what: str) -> AuthError:
+        """The error for a host that still answers 401 to the best header we had."""
         creds = self._credentials.lookup(authority)
         if creds is None:
             return AuthError(

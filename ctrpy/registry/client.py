@@ -62,8 +62,6 @@ __all__ = ["Client", "ClientOptions", "RateLimit", "RegistryRateLimited", "Resol
 log = logging.getLogger("ctrpy.registry")
 
 USER_AGENT = f"ctrpy/{__version__}"
-#: blob chunks handed to the caller (bytes)
-CHUNK_SIZE = 256 * 1024
 #: a broken blob stream is resumed at most this many times in all
 MAX_RESUMES = 50
 #: the longest single backoff delay (seconds)
@@ -352,7 +350,7 @@ class Client:
             status = response.status_code
             if 200 <= status < 300:
                 return response
-            if status == 401 and not challenged:
+            if status == 401 and not challenged and "www-authenticate" in response.headers:
                 response.close()
                 challenged = True
                 try:
@@ -383,6 +381,10 @@ class Client:
                     fallback=False,
                     status=429,
                 )
+            if status == 401 and challenged and authorization:
+                response.close()
+                refused = self._auth.refused(host.authority, what)
+                raise _HostFailure(refused, fallback=host.is_mirror, status=401)
             body = None if method == "HEAD" else _read_error_body(response)
             response.close()
             if (status == 408 or status >= 500) and attempt < retries:
@@ -537,7 +539,8 @@ class Client:
                 continue
             try:
                 skip = _skip(response, position, what)
-                for chunk in response.iter_bytes(CHUNK_SIZE):
+                # no chunk_size: what arrived is handed on at once, so a reset loses nothing
+                for chunk in response.iter_bytes():
                     if skip:
                         if len(chunk) <= skip:
                             skip -= len(chunk)
