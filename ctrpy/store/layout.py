@@ -122,7 +122,12 @@ class Layout:
         if not self.root.is_dir() or self.oci_layout.exists():
             return
         try:
-            foreign = sorted(set(os.listdir(self.root)) - _KNOWN)
+            # another process creating the layout right now leaves `<known>.<random>.tmp`
+            foreign = sorted(
+                name
+                for name in set(os.listdir(self.root)) - _KNOWN
+                if not (name.endswith(".tmp") and name.split(".", 1)[0] in ("oci-layout", "index"))
+            )
         except OSError as exc:
             raise self.error(exc, "list", self.root) from exc
         if foreign:
