@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ctrpy.cli.render import human_size, table
-from ctrpy.query import ImageSummary, ImageTree, Node
+from ctrpy.query import ImageSummary, ImageTree, Node, is_attestation
 
 HEADER = ("REF", "TYPE", "DIGEST", "SIZE", "PLATFORMS", "LABELS")
 
@@ -48,9 +48,16 @@ def image_table(rows: Sequence[ImageSummary], *, color: bool) -> None:
 
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
         for name in HEADER:
-            grid.add_column(name, overflow="fold", justify="right" if name == "SIZE" else "left")
+            folds = name in ("PLATFORMS", "LABELS")  # names and digests stay whole
+            grid.add_column(
+                name,
+                no_wrap=not folds,
+                overflow="fold",
+                justify="right" if name == "SIZE" else "left",
+            )
         for row_cells in cells:
-            grid.add_row(*row_cells)
+            # a space after each comma lets long platform lists wrap between entries
+            grid.add_row(*row_cells[:4], *(c.replace(",", ", ") for c in row_cells[4:]))
         Console(no_color=not color, highlight=False).print(grid)
         return
     for line in table(HEADER, cells):
@@ -69,6 +76,8 @@ def _label(node: Node) -> str:
     parts: list[str] = [kind]
     if desc.platform is not None:
         parts.append(desc.platform.describe())
+    if is_attestation(desc):
+        parts.append("(attestation)")
     parts += [str(desc.digest), human_size(desc.size), desc.media_type]
     if not node.present:
         parts.append("(missing)")
