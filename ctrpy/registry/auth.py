@@ -212,7 +212,7 @@ class Authenticator:
             )
         except httpx.HTTPError as exc:
             raise NetworkError(
-                f"cannot get a {what} for {authority}: {type(exc).__name__}: {exc}",
+                f"cannot get a {what} for {authority}: {type(exc).__name__}",
                 hint="check the network and that the token realm is reachable",
             ) from None
         try:

@@ -518,7 +518,10 @@ class Client:
     def _blob(self, ref: Reference, desc: Descriptor, offset: int) -> Iterator[bytes]:
         position = offset
         hosts = self._hosts_for(ref.domain, hostsmod.PULL)
-        index = 0
+        with self._lock:
+            index = next(
+                (i for i, h in enumerate(hosts) if h.url not in self._down), len(hosts) - 1
+            )
         failures = resumes = 0
         while position < desc.size:
             host = hosts[index]

@@ -5,6 +5,7 @@ and manifest GETs only by digest."""
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,11 @@ def test_pull_through_a_mirror_carries_ns(
         assert c.fetch_manifest(reference.parse(img.ref()), got.descriptor) == img.data
     reqs = proxy_registry.since(mark)
     assert reqs and all(r.params.get("ns") == [registry.host] for r in reqs)
+
+
+def test_one_client_serves_many_threads(
+    registry: Registry, registry_images: StandardImages, tmp_path: Path
+) -> None:
+    images = [registry_images.shared_app1, registry_images.shared_app2, registry_images.docker_list]
+    with Client(options(tmp_path)) as c, ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda img: fetch_everything(c, img), images * 2))

@@ -9,7 +9,9 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -380,3 +382,60 @@ def test_user_flag_wins_over_config_and_is_never_printed(tmp_path: Path) -> None
 def test_user_with_colon_splits(tmp_path: Path) -> None:
     got = CredentialStore(f"alice:{PASSWORD}", None, tmp_path).lookup("x")
     assert got is not None and (got.username, got.password) == ("alice", PASSWORD)
+
+
+# --- token lifetime and concurrency --------------------------------------------------------
+
+
+def test_a_refused_cached_token_is_replaced_once(httpserver: HTTPServer, tmp_path: Path) -> None:
+    accepted = {"token": "first"}
+
+    def registry(request: Request) -> Response:
+        if request.headers.get("Authorization") == f"Bearer {accepted['token']}":
+            return ok_head()
+        realm = httpserver.url_for("/token")
+        return Response(status=401, headers={"WWW-Authenticate": f'Bearer realm="{realm}"'})
+
+    httpserver.expect_request(manifest_path()).respond_with_handler(registry)
+    httpserver.expect_oneshot_request("/token").respond_with_json({"token": "first"})
+    httpserver.expect_oneshot_request("/token").respond_with_json({"token": "second"})
+    with client(tmp_path) as c:
+        c.resolve(ref(httpserver))
+        accepted["token"] = "second"  # the registry revokes the first token
+        c.resolve(ref(httpserver))
+    seen = [(r.path, r.headers.get("Authorization")) for r, _ in httpserver.log]
+    assert seen == [
+        (manifest_path(), None),
+        ("/token", None),
+        (manifest_path(), "Bearer first"),
+        (manifest_path(), "Bearer first"),
+        ("/token", None),
+        (manifest_path(), "Bearer second"),
+    ]
+
+
+def test_expired_token_is_fetched_again(httpserver: HTTPServer, tmp_path: Path) -> None:
+    bearer_registry(httpserver, httpserver.url_for("/token"))
+    httpserver.expect_request("/token").respond_with_json({"token": TOKEN, "expires_in": 1})
+    with client(tmp_path) as c:
+        c.resolve(ref(httpserver))
+        time.sleep(1.0)  # longer than the token lives (less a safety margin)
+        c.resolve(ref(httpserver))
+    assert [r.path for r, _ in httpserver.log].count("/token") == 2
+
+
+def test_concurrent_requests_share_one_token(tmp_path: Path) -> None:
+    server = HTTPServer(threaded=True)
+    server.start()
+    try:
+        bearer_registry(server, server.url_for("/token"))
+        server.expect_request("/token").respond_with_json({"token": TOKEN})
+        with client(tmp_path) as c:
+            c.resolve(ref(server))  # learn the challenge
+            with ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(lambda _: c.resolve(ref(server)), range(16)))
+        assert {r.descriptor for r in results} == {IMG.manifest_desc}
+        assert [r.path for r, _ in server.log].count("/token") == 1
+    finally:
+        server.clear()
+        server.stop()
