@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from ctrpy.cli import logs
 from ctrpy.cli.progress import KEY_WIDTH, STATUS_WIDTH, Board, Clock, Job
 from ctrpy.events import Event, Status
 
@@ -55,13 +56,19 @@ class LiveView:
 
     def start(self) -> LiveView:
         self._live.start()
+        logs.divert(self.print_above)
         return self
+
+    def print_above(self, line: str) -> None:
+        """A log line, printed above the live rows (rich keeps the display intact)."""
+        self.console.print(Text(line), soft_wrap=True)
 
     def report(self, event: Event) -> None:
         # Only the model changes here; the refresh thread redraws (at most 10/s).
         self.board.update(event)
 
     def close(self, ok: bool) -> None:
+        logs.divert(None)
         self._live.stop()  # draws the last frame and leaves it on screen
 
     def render(self) -> RenderableType:

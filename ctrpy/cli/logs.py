@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import click
+
+Sink = Callable[[str], None]
+_sink: Sink | None = None
+
+
+def divert(sink: Sink | None) -> None:
+    """Send log lines to ``sink`` (the live progress display, which prints them above its
+    rows) instead of straight to stderr; None restores stderr."""
+    global _sink
+    _sink = sink
 
 
 class _EchoHandler(logging.Handler):
@@ -12,7 +23,11 @@ class _EchoHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            click.echo(self.format(record), err=True)
+            line = self.format(record)
+            if _sink is not None:
+                _sink(line)
+            else:
+                click.echo(line, err=True)
         except Exception:  # pragma: no cover - logging must never raise
             self.handleError(record)
 
