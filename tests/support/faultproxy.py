@@ -76,6 +76,7 @@ class Exchange:
     status: int | None = None  # status sent to the client (None: connection broke first)
     sent: int = 0  # body bytes sent to the client
     upstream: bool = False  # whether the upstream was asked
+    body: bytes = b""  # the request body (token POSTs), as received
 
     @property
     def path(self) -> str:
@@ -487,6 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
         ex = Exchange(self.command, self.path, headers)
         proxy._record(ex)
         body = self._read_request_body()
+        ex.body = body or b""
         plan = Plan()
         rules = [r for r in list(proxy.rules) if r.matches(ex)]
         for rule in rules:
