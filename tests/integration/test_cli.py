@@ -437,3 +437,32 @@ def test_installed_entry_point_pull_digest_and_exit_codes(
 
     version = run_installed("--version", root=root)
     assert version.returncode == 0 and version.stdout.startswith("ctrpy")
+
+
+def test_short_docker_hub_names_through_a_hosts_toml_server(
+    ctrpy: Ctrpy, images: StandardImages, registry: Registry, tmp_path: Path
+) -> None:
+    """`hello-world:linux` is docker.io/library/hello-world:linux; hosts.toml sends docker.io to
+    the local registry (never to Docker Hub), and every command takes the short name."""
+    hosts = tmp_path / "hosts"
+    (hosts / "docker.io").mkdir(parents=True)
+    (hosts / "docker.io" / "hosts.toml").write_text(f'server = "{registry.url}"\n')
+    ctrpy.env["CTRPY_HOSTS_DIR"] = str(hosts)
+    img = images.hello_linux
+    with registry.recording() as requests:
+        pulled = ctrpy("image", "pull", *AMD64, "hello-world:linux")
+    assert pulled.exit_code == 0, pulled.stderr
+    assert lines(pulled.stderr)[0].startswith("docker.io/library/hello-world:linux:")
+    assert requests[0].method == "HEAD" and requests[0].path.endswith("hello-world/manifests/linux")
+
+    assert lines(ctrpy("image", "ls", "-q", "hello-world*").stdout) == [
+        "docker.io/library/hello-world:linux"
+    ]
+    inspect = ctrpy("image", "inspect", "hello-world:linux")
+    assert lines(inspect.stdout)[0] == "docker.io/library/hello-world:linux"
+    check = ctrpy("image", "digest", "--check", "hello-world:linux")
+    assert (check.exit_code, check.stdout) == (0, "up to date\n")
+    assert ctrpy("image", "digest", "hello-world:latest").stdout == img.digest + "\n"
+    removed = ctrpy("image", "rm", "hello-world:linux")
+    assert removed.stdout == "docker.io/library/hello-world:linux\n"
+    assert ctrpy("image", "ls", "-q").stdout == ""
