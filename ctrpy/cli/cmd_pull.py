@@ -80,18 +80,20 @@ def pull(
     with Client(client_options) as client:
         for ref in parsed:
             view = open_view(quiet=quiet, color=state.color)
-            ok = False
             try:
                 result = run_pull(ref, client, store, options, view.report)
-                ok = True
             except CtrpyError as exc:
+                view.close(False)
                 if len(parsed) == 1:
                     raise
-                errors.show(exc)
+                errors.show(exc)  # say it now, and go on with the other references
                 failure = failure or exc
-            finally:
-                view.close(ok)
-            if ok and not quiet and result.rate_limit is not None:
+                continue
+            except BaseException:  # Ctrl-C included: leave the last frame on screen
+                view.close(False)
+                raise
+            view.close(True)
+            if not quiet and result.rate_limit is not None:
                 click.echo(f"ratelimit: {result.rate_limit.describe()}", err=True)
     if failure is not None:
         ctx.exit(failure.exit_code)

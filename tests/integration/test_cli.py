@@ -466,3 +466,18 @@ def test_short_docker_hub_names_through_a_hosts_toml_server(
     removed = ctrpy("image", "rm", "hello-world:linux")
     assert removed.stdout == "docker.io/library/hello-world:linux\n"
     assert ctrpy("image", "ls", "-q").stdout == ""
+
+
+def test_pull_goes_on_after_a_failed_reference_and_exits_with_its_code(
+    ctrpy: Ctrpy, images: StandardImages
+) -> None:
+    good = [images.single_oci.ref(), images.single_docker.ref()]
+    windows = images.hello_windows.ref("nanoserver-ltsc2022")
+    result = ctrpy("image", "pull", *AMD64, good[0], windows, good[1])
+    assert result.exit_code == 3
+    assert [line for line in lines(result.stderr) if line.startswith("error: ")] == [
+        f"error: {windows}: no manifest for platform linux/amd64; the index has: "
+        f"windows/amd64 (os.version {NANOSERVER_OS_VERSION})"
+    ]
+    assert sum(line.startswith("elapsed: ") for line in lines(result.stderr)) == 2
+    assert lines(ctrpy("image", "ls", "-q").stdout) == sorted(good)
