@@ -206,6 +206,17 @@ def _body_differs(repo: str) -> list[Rule]:
     return serve(repo, asked, OCI_MANIFEST, get_body=other)
 
 
+def _big_body_behind_small_head(repo: str) -> list[Rule]:
+    # HEAD announces a small manifest; the GET by digest streams more than 4 MiB.
+    big = doc(_manifest(annotations={"pad": "x" * (5 * MiB)}))
+    digest = sha256(big)
+    headers = {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": digest}
+    return [
+        Canned(manifest_path(repo, "latest"), Response(200, headers, doc(_manifest()))),
+        Canned(manifest_path(repo, digest), Response(200, headers, big)),
+    ]
+
+
 MANIFEST_CASES = [
     Case(
         "invalid-json",
@@ -310,6 +321,12 @@ MANIFEST_CASES = [
         lambda r: serve(r, doc(_manifest(annotations={"pad": "x" * (5 * MiB)})), OCI_MANIFEST),
         1,
         r"4194304|4 MiB|larger|bytes",
+    ),
+    Case(
+        "manifest-over-4-MiB-behind-a-small-HEAD",
+        _big_body_behind_small_head,
+        1,
+        r"4194304|4 MiB|larger|bytes|size",
     ),
     Case("body-differs-from-digest", _body_differs, 5, r"digest"),
     Case("index-lists-itself", _self_listing_index, 5, r"digest"),

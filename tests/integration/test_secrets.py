@@ -292,9 +292,18 @@ def test_credential_helper_secret_never_printed(
 
 def _api_failure(options: ClientOptions, ref: str, caplog: pytest.LogCaptureFixture) -> str:
     """Resolve ``ref`` with the client, expect a ctrpy error; everything it produced as text."""
-    caplog.set_level(logging.DEBUG, logger="ctrpy")
-    with Client(options) as client, pytest.raises(CtrpyError) as info:
-        client.resolve(reference.parse(ref))
+    # Attach to the ctrpy logger itself: a CLI run earlier in this process may have
+    # stopped it propagating to the root logger, where caplog listens.
+    logger = logging.getLogger("ctrpy")
+    old_level = logger.level
+    logger.addHandler(caplog.handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with Client(options) as client, pytest.raises(CtrpyError) as info:
+            client.resolve(reference.parse(ref))
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.setLevel(old_level)
     exc = info.value
     return "\n".join(
         [

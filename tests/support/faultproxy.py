@@ -77,6 +77,7 @@ class Exchange:
     sent: int = 0  # body bytes sent to the client
     upstream: bool = False  # whether the upstream was asked
     body: bytes = b""  # the request body (token POSTs), as received
+    done: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     @property
     def path(self) -> str:
@@ -415,9 +416,16 @@ class FaultProxy:
 
     @property
     def requests(self) -> list[Exchange]:
-        """A snapshot of every exchange so far, in arrival order."""
+        """A snapshot of every exchange so far, in arrival order.
+
+        Exchanges still being answered are waited for (up to 5 s in all), so that a test
+        that just got its answer sees the status and byte count the proxy recorded."""
         with self._lock:
-            return list(self._log)
+            snapshot = list(self._log)
+        deadline = time.monotonic() + 5
+        for ex in snapshot:
+            ex.done.wait(max(0.0, deadline - time.monotonic()))
+        return snapshot
 
     def clear(self) -> None:
         with self._lock:
@@ -487,6 +495,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): v for k, v in self.headers.items()}
         ex = Exchange(self.command, self.path, headers)
         proxy._record(ex)
+        try:
+            self._exchange(proxy, ex)
+        finally:
+            ex.done.set()
+
+    def _exchange(self, proxy: FaultProxy, ex: Exchange) -> None:
         body = self._read_request_body()
         ex.body = body or b""
         plan = Plan()
