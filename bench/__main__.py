@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import tempfile
@@ -35,6 +36,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="where to write the Markdown results (bench/RESULTS.md)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only, write no file")
+    parser.add_argument(
+        "--working-tree",
+        action="store_true",
+        help="measure ctrpy/ as it is in this checkout (default: its committed HEAD)",
+    )
     args = parser.parse_args(argv)
     if args.runs is not None and args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -62,13 +68,21 @@ def main(argv: list[str] | None = None) -> int:
     load_before = peers.load_average()
     with tempfile.TemporaryDirectory(prefix="ctrpy-bench-") as tmp_name:
         tmp = Path(tmp_name)
+        source = peers.prepare_ctrpy(tmp / "ctrpy-src", working_tree=args.working_tree)
+        env = peers.ctrpy_env(source)
+        if peers.ctrpy_location(env) != source.path / "ctrpy":
+            print("bench: PYTHONPATH does not select the ctrpy to measure", file=sys.stderr)
+            return 2
+        os.environ["PYTHONPATH"] = env["PYTHONPATH"]  # every ctrpy run below inherits it
+        log(f"measuring ctrpy {source.revision}")
+        machine = peers.machine()
+        machine["ctrpy revision"] = source.revision
         with (
             Registry(workdir=tmp / "registry", log_level="warn") as registry,
             peers.Containerd(tmp / "containerd") as containerd,
         ):
             log(f"registry {registry.url}, containerd pid {containerd.pid}")
             results = Bench(plan, tmp, registry, containerd).run_all()
-    machine = peers.machine()
     machine["load average (1, 5, 15 min) at start"] = load_before
     machine["load average (1, 5, 15 min) at end"] = peers.load_average()
     title = "ctrpy benchmark" + (" (quick mode: small images, a smoke test)" if plan.quick else "")

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,14 +67,50 @@ def _first_line(cmd: list[str]) -> str:
 REPO = Path(__file__).resolve().parent.parent
 
 
-def ctrpy_revision() -> str:
-    """The commit measured, and whether ctrpy/ had changes not yet committed."""
-    try:
-        head = output(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"]).strip()
-        dirty = output(["git", "-C", str(REPO), "status", "--porcelain", "--", "ctrpy"]).strip()
-    except (OSError, RunFailed, subprocess.TimeoutExpired):
-        return "unknown"
-    return head + (" + uncommitted changes in ctrpy/" if dirty else "")
+@dataclass(frozen=True)
+class CtrpySource:
+    """Which ctrpy code the benchmark runs: ``path`` goes first on ``PYTHONPATH``."""
+
+    path: Path
+    revision: str
+
+
+def prepare_ctrpy(dest: Path, *, working_tree: bool = False) -> CtrpySource:
+    """The ctrpy package to measure, independent of whatever ``pip install -e`` points at.
+
+    By default the committed ``HEAD`` of this checkout, exported to ``dest`` (so other people's
+    uncommitted edits are not measured and the revision printed is exact); with
+    ``working_tree`` this checkout's files as they are.
+    """
+    git = ["git", "-C", str(REPO)]
+    head = output([*git, "rev-parse", "--short", "HEAD"]).strip()
+    if working_tree:
+        dirty = output([*git, "status", "--porcelain", "--", "ctrpy"]).strip()
+        return CtrpySource(REPO, head + (" + uncommitted changes in ctrpy/" if dirty else ""))
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = dest / "ctrpy.tar"
+    output([*git, "archive", "--format=tar", "-o", str(archive), "HEAD", "ctrpy"])
+    with tarfile.open(archive) as tar:
+        tar.extractall(dest, filter="data")
+    archive.unlink()
+    return CtrpySource(dest, f"{head} (committed HEAD)")
+
+
+def ctrpy_env(source: CtrpySource) -> dict[str, str]:
+    """The environment that makes ``import ctrpy`` load ``source`` (checked by the caller)."""
+    env = dict(os.environ)
+    rest = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(source.path) + (os.pathsep + rest if rest else "")
+    return env
+
+
+def ctrpy_location(env: dict[str, str]) -> Path:
+    """Where ``import ctrpy`` finds the package under ``env``."""
+    code = "import ctrpy, os; print(os.path.dirname(ctrpy.__file__))"
+    proc = subprocess.run(
+        [sys.executable, "-P", "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return Path(proc.stdout.strip())
 
 
 def tool_versions() -> dict[str, str]:
@@ -81,7 +118,6 @@ def tool_versions() -> dict[str, str]:
     ctrpy = _first_line([*ctrpy_command(), "--version"])
     return {
         "ctrpy": ctrpy,
-        "ctrpy revision": ctrpy_revision(),
         "python": platform.python_version(),
         "containerd": _first_line(["containerd", "--version"]),
         "ctr": _first_line(["ctr", "--version"]),
