@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -571,8 +572,15 @@ def test_the_vectors_hold_the_whole_invalid_grammar() -> None:
 
 
 @pytest.fixture(scope="module")
-def cli_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    return hermetic_env(tmp_path_factory.mktemp("cli-home"))
+def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    # Running the CLI in this process rewires the ctrpy logger; put it back afterwards so
+    # later tests (caplog) see it as they expect.
+    logger = logging.getLogger("ctrpy")
+    saved = (list(logger.handlers), logger.level, logger.propagate)
+    yield hermetic_env(tmp_path_factory.mktemp("cli-home"))
+    logger.handlers[:] = saved[0]
+    logger.setLevel(saved[1])
+    logger.propagate = saved[2]
 
 
 @pytest.mark.parametrize("text", INVALID + CONTROL, ids=lambda t: repr(t)[1:-1][:60] or "empty")
@@ -604,4 +612,41 @@ def test_invalid_reference_through_the_installed_ctrpy(world: World, text: str) 
     assert run.stderr.startswith("error: ")
     assert len(run.error_lines) == 1
     assert all(line.startswith(("error: ", "hint: ")) for line in run.stderr.splitlines())
+    world.assert_clean()
+
+
+# --- blobs that do not match their descriptor ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "exit_code", "words"),
+    [
+        (lambda data: data + b"and some more", 5, r"more than|size|digest"),
+        (lambda data: data[:-7], 1, r"broke|ended|short|size|truncat"),
+    ],
+    ids=["longer", "shorter"],
+)
+def test_blob_of_the_wrong_length_is_not_committed(
+    world: World,
+    proxy: FaultProxy,
+    honest: images.PushedImage,
+    change: Callable[[bytes], bytes],
+    exit_code: int,
+    words: str,
+) -> None:
+    """The registry serves a layer longer or shorter than its descriptor says (a complete
+    HTTP response each time): refused, nothing committed, the store sound."""
+    layer = honest.image.layers[0] if isinstance(honest.image, images.ImageManifest) else None
+    assert layer is not None
+    body = change(b"".join(layer.chunks()))
+    proxy.add(
+        Canned(
+            blob_path(honest.repository, layer.digest),
+            Response(200, {"Content-Type": "application/octet-stream"}, body),
+            methods=("GET",),
+        )
+    )
+    run = world.ctrpy.pull(f"{proxy.host}/{honest.repository}:latest", "--quiet")
+    assert_refused(run, exit_code, words)
+    assert not world.ctrpy.blob(layer.digest).exists()
     world.assert_clean()
