@@ -56,3 +56,14 @@ def configure(*, debug: bool) -> None:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG if debug else logging.WARNING)
     logger.propagate = False
+
+
+def reset() -> None:
+    """Undo :func:`configure` when a command ends, so a process that runs the CLI more than
+    once (tests, embedding) is left with the ``ctrpy`` logger as it found it."""
+    logger = logging.getLogger("ctrpy")
+    for handler in list(logger.handlers):
+        if isinstance(handler, _EchoHandler):
+            logger.removeHandler(handler)
+    logger.setLevel(logging.NOTSET)
+    logger.propagate = True

@@ -81,6 +81,7 @@ def cli(
     """
     errors.state.debug = debug
     logs.configure(debug=debug)
+    ctx.call_on_close(logs.reset)
     ctx.obj = AppContext(
         root=root if root is not None else default_root(),
         hosts_dir=hosts_dir,
