@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ctrpy.cli.completion import complete_image_names
 from ctrpy.cli.context import app
 from ctrpy.cli.options import platform_option, registry_options
 
@@ -70,7 +71,7 @@ Examples:
   ctrpy image inspect --platform linux/arm64/v8 alpine:3.20
   ctrpy image inspect --format json hello-world:linux | jq .document""",
 )
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_image_names)
 @platform_option(multiple=False)
 @click.option(
     "--format",
@@ -107,7 +108,7 @@ Examples:
   ctrpy image digest --platform linux/arm64/v8 alpine:3.20
   ctrpy image digest --check hello-world:linux || ctrpy image pull hello-world:linux""",
 )
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_image_names)
 @platform_option(multiple=False)
 @click.option(
     "--check",

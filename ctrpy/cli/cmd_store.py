@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ctrpy.cli.completion import complete_image_names
 from ctrpy.cli.context import app
 from ctrpy.errors import NotFound
 
@@ -15,7 +16,9 @@ Examples:
   ctrpy image rm $(ctrpy image ls -q 'example.com/*')
   ctrpy image rm hello-world:linux && ctrpy image prune""",
 )
-@click.argument("refs", nargs=-1, required=True, metavar="REF...")
+@click.argument(
+    "refs", nargs=-1, required=True, metavar="REF...", shell_complete=complete_image_names
+)
 @click.pass_context
 def rm(ctx: click.Context, refs: tuple[str, ...]) -> None:
     """Remove image names from the store (their content stays until `prune`).
