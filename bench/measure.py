@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 TIME_V = "/usr/bin/time"
 _MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+_CPU = re.compile(r"(?:User|System) time \(seconds\):\s*([\d.]+)")
 
 
 class RunFailed(Exception):
@@ -22,12 +23,19 @@ class RunFailed(Exception):
 class Run:
     seconds: float
     max_rss_kib: int | None = None
+    cpu_seconds: float | None = None
 
 
 def parse_max_rss(time_v_output: str) -> int | None:
     """The ``Maximum resident set size (kbytes)`` that GNU time's ``-v`` prints."""
     match = _MAX_RSS.search(time_v_output)
     return int(match.group(1)) if match else None
+
+
+def parse_cpu_seconds(time_v_output: str) -> float | None:
+    """User plus system CPU seconds from GNU time's ``-v`` output."""
+    found = _CPU.findall(time_v_output)
+    return sum(float(x) for x in found) if len(found) == 2 else None
 
 
 def _tail(text: str, lines: int = 3) -> str:
@@ -42,7 +50,8 @@ def run(
     env: Mapping[str, str] | None = None,
     stdout_to: str | None = None,
 ) -> Run:
-    """Run ``cmd`` to completion; wall time around the whole child, peak RSS with ``rss``.
+    """Run ``cmd`` to completion; wall time around the whole child; with ``rss`` also its peak
+    RSS and CPU time (user + system), as ``/usr/bin/time -v`` reports them.
 
     stdout goes to ``/dev/null`` (or ``stdout_to``), stderr to a temp file that is read only
     when the command fails, so that no tool pays for a pipe the others do not have.
@@ -62,11 +71,12 @@ def run(
             with open(err_path, encoding="utf-8", errors="replace") as f:
                 message = _tail(f.read())
             raise RunFailed(f"{cmd[0]} exited {proc.returncode}: {message}")
-        max_rss = None
+        max_rss = cpu = None
         if rss:
             with open(time_out, encoding="utf-8", errors="replace") as f:
-                max_rss = parse_max_rss(f.read())
-    return Run(seconds, max_rss)
+                time_v = f.read()
+            max_rss, cpu = parse_max_rss(time_v), parse_cpu_seconds(time_v)
+    return Run(seconds, max_rss, cpu)
 
 
 def output(cmd: Sequence[str], *, timeout: float = 60) -> str:

@@ -44,6 +44,7 @@ class Series:
     seconds: tuple[float, ...] = ()
     rss_kib: tuple[int, ...] = ()
     error: str | None = None
+    cpu_seconds: tuple[float, ...] = ()
     note: str = ""
 
     @property
@@ -57,6 +58,10 @@ class Series:
     @property
     def peak_rss_kib(self) -> int | None:
         return max(self.rss_kib) if self.rss_kib else None
+
+    @property
+    def cpu_median(self) -> float | None:
+        return float(statistics.median(self.cpu_seconds)) if self.cpu_seconds else None
 
 
 @dataclass(frozen=True)
@@ -112,7 +117,7 @@ def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
-TABLE_HEADER = ("Case", "Tool", "n", "median", "min-max", "ctrpy/peer", "peak RSS")
+TABLE_HEADER = ("Case", "Tool", "n", "median", "min-max", "ctrpy/peer", "CPU", "peak RSS")
 
 
 def series_cells(
@@ -125,7 +130,7 @@ def series_cells(
     stats = series.stats
     if stats is None:
         reason = series.error or "no samples"
-        return [case_title, series.tool, "0", "failed", reason, "n/a" if subject else "", ""]
+        return [case_title, series.tool, "0", "failed", reason, "n/a" if subject else "", "", ""]
     if is_subject:
         relation = "(ctrpy)"
     elif subject is None:
@@ -139,6 +144,7 @@ def series_cells(
         fmt_seconds(stats.median),
         fmt_range(stats),
         relation,
+        "" if series.cpu_median is None else fmt_seconds(series.cpu_median),
         fmt_kib(series.peak_rss_kib),
     ]
 
@@ -247,7 +253,8 @@ def render_results(
         "## Timings",
         "",
         "Medians after a warm-up, tools alternated run by run; ratio = median(ctrpy) / "
-        "median(peer), below 1 means ctrpy is faster.",
+        "median(peer), below 1 means ctrpy is faster. CPU = median user + system time of the "
+        "measured process (cold pulls only); it varies less than wall time on a busy machine.",
         "",
         render_table(cases),
         "",

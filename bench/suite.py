@@ -105,6 +105,7 @@ def alternate(
     """
     seconds: dict[str, list[float]] = {t.name: [] for t in tools}
     rss_kib: dict[str, list[int]] = {t.name: [] for t in tools}
+    cpu: dict[str, list[float]] = {t.name: [] for t in tools}
     errors: dict[str, str] = {}
     for round_no in range(warmup + runs):
         shift = round_no % len(tools)
@@ -128,10 +129,18 @@ def alternate(
                 seconds[tool.name].append(result.seconds)
                 if result.max_rss_kib is not None:
                     rss_kib[tool.name].append(result.max_rss_kib)
+                if result.cpu_seconds is not None:
+                    cpu[tool.name].append(result.cpu_seconds)
         kind = "warm-up" if round_no < warmup else f"run {round_no - warmup + 1}/{runs}"
         log(f"{title} [{kind}]: " + ", ".join(done))
     return [
-        Series(t.name, tuple(seconds[t.name]), tuple(rss_kib[t.name]), errors.get(t.name))
+        Series(
+            t.name,
+            tuple(seconds[t.name]),
+            tuple(rss_kib[t.name]),
+            errors.get(t.name),
+            cpu_seconds=tuple(cpu[t.name]),
+        )
         for t in tools
     ]
 
@@ -162,6 +171,11 @@ class Bench:
         self.ctd = containerd
         self.ctrpy = peers.ctrpy_command()
         self.results = Results()
+        self.loads: list[str] = []
+
+    def _add(self, case: Case) -> None:
+        self.results.cases.append(case)
+        self.loads.append(f"{case.title}: {peers.load_average()}")
 
     # -- set-up ---------------------------------------------------------------------------
     def push_images(self) -> None:
@@ -235,7 +249,7 @@ class Bench:
         copy.unlink()
         landed.unlink(missing_ok=True)
         disk = dataclasses.replace(disk, note="for the record, not a target")
-        self.results.cases.append(Case(title, curl, (ssl, disk), compare=False))
+        self._add(Case(title, curl, (ssl, disk), compare=False))
         return curl, ssl, blob.size
 
     # -- cold pulls -----------------------------------------------------------------------
@@ -272,7 +286,7 @@ class Bench:
         for path in (root, skopeo_dir):
             shutil.rmtree(path, ignore_errors=True)
         case = Case(title, series[0], (*series[1:], limit))
-        self.results.cases.append(case)
+        self._add(case)
         return case
 
     # -- warm re-pull ---------------------------------------------------------------------
@@ -309,7 +323,7 @@ class Bench:
             series.insert(0, Series("ctrpy image pull", error=setup_error))
         ctrpy_series = dataclasses.replace(series[0], note=requests_note(counts))
         case = Case(title, ctrpy_series, (series[1],))
-        self.results.cases.append(case)
+        self._add(case)
         return case, counts
 
     # -- digest of a tag ------------------------------------------------------------------
@@ -332,7 +346,7 @@ class Bench:
         title = "digest of a tag (index)"
         series = alternate(title, tools, warmup=self.plan.warmup, runs=self.plan.runs)
         case = Case(title, series[0], (*series[1:], _as_reference(ctr_warm)))
-        self.results.cases.append(case)
+        self._add(case)
         return case
 
     # -- image ls -------------------------------------------------------------------------
@@ -350,7 +364,7 @@ class Bench:
         except RunFailed as exc:
             subject = Series(tool.name, error=f"set-up failed: {exc}")
         case = Case(title, subject, (_as_reference(ctr_warm),))
-        self.results.cases.append(case)
+        self._add(case)
         return case
 
     # -- memory ---------------------------------------------------------------------------
@@ -365,7 +379,7 @@ class Bench:
         (series,) = alternate(title, [tool], warmup=0, runs=self.plan.rss_runs, cold=True, rss=True)
         shutil.rmtree(root, ignore_errors=True)
         case = Case(title, series, (limit,))
-        self.results.cases.append(case)
+        self._add(case)
         return case
 
     # -- everything -----------------------------------------------------------------------
@@ -473,6 +487,7 @@ def notes(plan: Plan, bench: Bench) -> list[str]:
         "The limit in the targets is the slower of curl to /dev/null and openssl dgst on a "
         "page-cached copy (issue 7), scaled to the image's bytes; `curl > file + fsync` shows "
         "what landing the bytes on this disk costs, for the record.",
+        "Load average (1, 5, 15 min) at the end of each case: " + "; ".join(bench.loads) + ".",
         f"ctrpy is run through its console script ({' '.join(Path(c).name for c in bench.ctrpy)}"
         "), not through a shim.",
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench import report
-from bench.measure import parse_max_rss
+from bench.measure import parse_cpu_seconds, parse_max_rss
 from bench.report import Case, Series, Stats
 
 
@@ -80,17 +80,17 @@ def test_series_summary_and_peak_rss() -> None:
 def test_table_has_ratios_for_peers_only() -> None:
     case = Case(
         "cold pull",
-        Series("ctrpy image pull", (1.0, 1.2, 1.1), (40_960,)),
+        Series("ctrpy", (1.0, 1.2, 1.1), (40_960,), cpu_seconds=(0.5, 0.7, 0.6)),
         (Series("skopeo copy", (2.2, 2.0, 2.4)), Series("ctr content fetch", error="exit 1")),
     )
     lines = report.render_table([case]).splitlines()
-    assert lines[0] == "| Case | Tool | n | median | min-max | ctrpy/peer | peak RSS |"
+    assert lines[0] == "| Case | Tool | n | median | min-max | ctrpy/peer | CPU | peak RSS |"
     assert (
         lines[2]
-        == "| cold pull | ctrpy image pull | 3 | 1.10 s | 1.00-1.20 s | (ctrpy) | 40.0 MiB |"
+        == "| cold pull | ctrpy | 3 | 1.10 s | 1.00-1.20 s | (ctrpy) | 600.0 ms | 40.0 MiB |"
     )
-    assert lines[3] == "|  | skopeo copy | 3 | 2.20 s | 2.00-2.40 s | 0.50 |  |"
-    assert lines[4] == "|  | ctr content fetch | 0 | failed | exit 1 | n/a |  |"
+    assert lines[3] == "|  | skopeo copy | 3 | 2.20 s | 2.00-2.40 s | 0.50 |  |  |"
+    assert lines[4] == "|  | ctr content fetch | 0 | failed | exit 1 | n/a |  |  |"
 
 
 def test_table_without_ctrpy_has_no_ratios() -> None:
@@ -101,14 +101,14 @@ def test_table_without_ctrpy_has_no_ratios() -> None:
         compare=False,
     )
     lines = report.render_table([case]).splitlines()
-    assert lines[2] == "| limits | curl | 3 | 500.0 ms | 400.0-600.0 ms |  |  |"
-    assert lines[3] == "|  | openssl | 3 | 250.0 ms | 250.0-250.0 ms |  |  |"
+    assert lines[2] == "| limits | curl | 3 | 500.0 ms | 400.0-600.0 ms |  |  |  |"
+    assert lines[3] == "|  | openssl | 3 | 250.0 ms | 250.0-250.0 ms |  |  |  |"
 
 
 def test_table_cells_stay_on_one_line_and_in_their_column() -> None:
     case = Case("c", Series("ctrpy", error="exit 1: a | b\nnext line"))
     row = report.render_table([case]).splitlines()[2]
-    assert row == "| c | ctrpy | 0 | failed | exit 1: a \\| b next line |  |  |"
+    assert row == "| c | ctrpy | 0 | failed | exit 1: a \\| b next line |  |  |  |"
 
 
 @pytest.mark.parametrize(
@@ -227,3 +227,17 @@ def test_results_document() -> None:
 )
 def test_parse_max_rss(text: str, expected: int | None) -> None:
     assert parse_max_rss(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "\tUser time (seconds): 1.25\n\tSystem time (seconds): 0.50\n", 1.75, id="both"
+        ),
+        pytest.param("\tUser time (seconds): 1.25\n", None, id="system-missing"),
+        pytest.param("", None, id="absent"),
+    ],
+)
+def test_parse_cpu_seconds(text: str, expected: float | None) -> None:
+    assert parse_cpu_seconds(text) == expected
