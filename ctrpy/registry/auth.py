@@ -18,6 +18,7 @@ import json
 import logging
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 
 import httpx
@@ -54,9 +55,12 @@ class _Token:
         return time.monotonic() < self.expires_at
 
 
+def base64_of(text: str) -> str:
+    return base64.b64encode(text.encode()).decode("ascii")
+
+
 def basic_header(creds: Credentials) -> str:
-    raw = f"{creds.username}:{creds.password}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
+    return "Basic " + base64_of(f"{creds.username}:{creds.password}")
 
 
 def pull_scope(repository: str) -> str:
@@ -72,6 +76,34 @@ class Authenticator:
         self._challenges: dict[str, Challenge] = {}
         self._tokens: dict[tuple[str, str, str, str], _Token] = {}
         self._fetching: dict[tuple[str, str, str, str], threading.Lock] = {}
+        self._secrets: set[str] = set()
+
+    def scrub(self, text: str) -> str:
+        """``text`` (from a registry or realm) without any secret this run has sent.
+
+        A registry may echo the token or password it was given in its error message; that
+        message reaches the user, so every value we sent is cut out of it first.
+        """
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, "<redacted>")
+        return text
+
+    def _remember(self, *values: str | None) -> None:
+        fresh = set()
+        for value in values:
+            if value:
+                fresh.update({value, urllib.parse.quote(value, safe=""), base64_of(value)})
+        with self._lock:
+            self._secrets |= fresh
+
+    def _remember_credentials(self, creds: Credentials) -> None:
+        self._remember(
+            creds.password,
+            creds.identity_token,
+            basic_header(creds).removeprefix("Basic "),
+        )
 
     def authorization(
         self, http: httpx.Client, host_url: str, authority: str, repository: str
@@ -138,7 +170,10 @@ class Authenticator:
     ) -> str | None:
         if challenge.scheme == "basic":
             creds = self._credentials.lookup(authority)
-            return None if creds is None or creds.identity_token else basic_header(creds)
+            if creds is None or creds.identity_token:
+                return None
+            self._remember_credentials(creds)
+            return basic_header(creds)
         token = self._token(http, challenge, authority, repository, stale)
         return f"Bearer {token}"
 
@@ -186,6 +221,8 @@ class Authenticator:
         headers: dict[str, str] = {"Accept": "application/json"}
         form: dict[str, str] | None = None
         url = httpx.URL(realm)
+        if creds is not None:
+            self._remember_credentials(creds)
         if creds is not None and creds.identity_token:
             form = {
                 "grant_type": "refresh_token",
@@ -225,7 +262,8 @@ class Authenticator:
             who = f" for user {creds.username!r} (from {creds.source})" if creds else " anonymously"
             raise AuthError(
                 f"realm {realm_host} refused a {what}{who}: "
-                f"{response.status_code} {response.reason_phrase}{_error_detail(body)}",
+                f"{response.status_code} {response.reason_phrase}"
+                f"{self.scrub(_error_detail(body))}",
                 hint=(
                     "check the user name and password"
                     if creds
@@ -245,6 +283,7 @@ class Authenticator:
         if isinstance(expires_in, bool) or not isinstance(expires_in, int) or expires_in <= 0:
             expires_in = DEFAULT_EXPIRES_IN
         margin = min(10.0, expires_in / 4)
+        self._remember(value)
         return _Token(value, time.monotonic() + expires_in - margin)
 
 

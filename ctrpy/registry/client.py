@@ -391,7 +391,7 @@ class Client:
                 time.sleep(self._delay(attempt))
                 attempt += 1
                 continue
-            error = statuses.error_for(status, body, what)
+            error = statuses.error_for(status, body, what, self._auth.scrub)
             fallback = (
                 status == 408
                 or status >= 500

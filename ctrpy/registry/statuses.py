@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ctrpy.errors import AuthError, CtrpyError, NotFound, RateLimited, RegistryError
@@ -106,14 +107,17 @@ def meaning(status: int) -> str:
         return "unexpected status"
 
 
-def error_for(status: int, body: bytes | None, what: str) -> CtrpyError:
+def error_for(
+    status: int, body: bytes | None, what: str, scrub: Callable[[str], str] = str
+) -> CtrpyError:
     """The ctrpy error for a failed response (not 429: see :func:`rate_limited`).
 
     ``what`` names the host, the repository and the object, e.g.
-    ``resolve 127.0.0.1:5000/library/x:latest at http://127.0.0.1:5000``.
+    ``resolve 127.0.0.1:5000/library/x:latest at http://127.0.0.1:5000``; ``scrub`` cuts
+    secrets out of the registry's own words before they become part of the message.
     """
     parsed = RegistryErrorBody.parse(body)
-    detail = parsed.describe()
+    detail = scrub(parsed.describe())
     why = f"{status} {meaning(status)}" + (f" ({detail})" if detail else "")
     codes = parsed.codes
     if status == 404 or codes & NOT_FOUND_CODES:
