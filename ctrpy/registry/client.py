@@ -183,7 +183,9 @@ class Client:
     def resolve(self, ref: Reference) -> Resolved:
         """The descriptor ``ref`` names: one HEAD (GET and hash only when HEAD cannot tell)."""
         ref = ref.with_default_tag()
-        return self._on_hosts(ref, hostsmod.RESOLVE, lambda host: self._resolve_on(ref, host))
+        return self._on_hosts(
+            ref, hostsmod.RESOLVE, lambda host, has_next: self._resolve_on(ref, host, has_next)
+        )
 
     def fetch_manifest(self, ref: Reference, desc: Descriptor) -> bytes:
         """The manifest or index ``desc`` names, fetched by digest and verified (<= 4 MiB)."""
@@ -199,10 +201,16 @@ class Client:
             return cached
         accept = ", ".join(dict.fromkeys([desc.media_type, mediatypes.MANIFEST_ACCEPT]))
 
-        def on(host: Host) -> bytes:
+        def on(host: Host, has_next: bool) -> bytes:
             what = f"fetching {_kind(desc)} {desc.digest} of {ref.name} from {host.url}"
             _, body = self._get_bytes(
-                ref, host, f"manifests/{desc.digest}", what, {"Accept": accept}, MAX_MANIFEST_SIZE
+                ref,
+                host,
+                f"manifests/{desc.digest}",
+                what,
+                {"Accept": accept},
+                MAX_MANIFEST_SIZE,
+                has_next=has_next,
             )
             verify_bytes(body, desc.digest, desc.size, what=f"{_kind(desc)} from {host.url}")
             return body
@@ -244,7 +252,9 @@ class Client:
             )
         return usable
 
-    def _on_hosts(self, ref: Reference, capability: str, fn: Callable[[Host], T]) -> T:
+    def _on_hosts(self, ref: Reference, capability: str, fn: Callable[[Host, bool], T]) -> T:
+        """``fn(host, has_next)`` on the first host that answers; ``has_next`` tells it
+        whether a fallback host follows (then transient failures are retried less)."""
         hosts = self._hosts_for(ref.domain, capability)
         for i, host in enumerate(hosts):
             last = i == len(hosts) - 1
@@ -253,7 +263,7 @@ class Client:
             if down and not last:
                 continue
             try:
-                return fn(host)
+                return fn(host, not last)
             except _HostFailure as failure:
                 if last or not failure.fallback:
                     raise failure.error from None
@@ -279,16 +289,21 @@ class Client:
                 raise RegistryError("the registry client is closed")
             client = self._http.get(key)
             if client is None:
+                limits = httpx.Limits(
+                    max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0
+                )
                 client = httpx.Client(
                     headers={"User-Agent": USER_AGENT, "Accept-Encoding": "identity"},
                     timeout=httpx.Timeout(
                         self.options.timeout, connect=min(self.options.timeout, 10)
                     ),
-                    verify=_verify(host),
                     follow_redirects=False,
-                    limits=httpx.Limits(
-                        max_connections=64, max_keepalive_connections=16, keepalive_expiry=30.0
+                    # TLS set-up (loading the CA bundle) costs ~100 ms: only pay it when an
+                    # https:// URL is actually requested.  Plain http:// never uses TLS.
+                    transport=_LazyTransport(
+                        lambda: httpx.HTTPTransport(verify=_verify(host), limits=limits)
                     ),
+                    mounts={"http://": httpx.HTTPTransport(verify=False, limits=limits)},
                 )
                 self._http[key] = client
             return client
@@ -407,11 +422,13 @@ class Client:
         what: str,
         headers: dict[str, str],
         limit: int,
+        *,
+        has_next: bool,
     ) -> tuple[httpx.Headers, bytes]:
         """GET a small document (a manifest) whole, at most ``limit`` bytes (else an error)."""
         attempt = 0
         while True:
-            response = self._open(ref, host, "GET", suffix, what, headers, has_next=False)
+            response = self._open(ref, host, "GET", suffix, what, headers, has_next=has_next)
             try:
                 length = response.headers.get("content-length")
                 if length and length.isdigit() and int(length) > limit:
@@ -435,16 +452,16 @@ class Client:
 
     # --- resolve ----------------------------------------------------------------------
 
-    def _resolve_on(self, ref: Reference, host: Host) -> Resolved:
+    def _resolve_on(self, ref: Reference, host: Host, has_next: bool) -> Resolved:
         what = f"resolving {ref} at {host.url}"
         headers = {"Accept": mediatypes.MANIFEST_ACCEPT}
         suffix = f"manifests/{ref.object}"
         try:
-            response = self._open(ref, host, "HEAD", suffix, what, headers, has_next=False)
+            response = self._open(ref, host, "HEAD", suffix, what, headers, has_next=has_next)
         except _HostFailure as failure:
             if failure.status == 405 and ref.digest is None:
                 log.debug("%s answers 405 to HEAD; resolving with GET", host.url)
-                return self._resolve_by_get(ref, host, what)
+                return self._resolve_by_get(ref, host, what, has_next)
             if failure.status == 405:
                 raise _HostFailure(
                     RegistryError(
@@ -485,10 +502,10 @@ class Client:
                 host.url,
                 ref,
             )
-            return self._resolve_by_get(ref, host, what)
+            return self._resolve_by_get(ref, host, what, has_next)
         return Resolved(Descriptor(media_type, digest, size), host.url, rate)
 
-    def _resolve_by_get(self, ref: Reference, host: Host, what: str) -> Resolved:
+    def _resolve_by_get(self, ref: Reference, host: Host, what: str, has_next: bool) -> Resolved:
         headers, body = self._get_bytes(
             ref,
             host,
@@ -496,6 +513,7 @@ class Client:
             what,
             {"Accept": mediatypes.MANIFEST_ACCEPT},
             MAX_MANIFEST_SIZE,
+            has_next=has_next,
         )
         claimed = _digest_header(headers)
         digest = Digest.of(body, claimed.algorithm if claimed else "sha256")
@@ -597,6 +615,28 @@ class Client:
 
 
 # --- helpers ------------------------------------------------------------------------------
+
+
+class _LazyTransport(httpx.BaseTransport):
+    """A transport built on its first request (so an https transport's TLS context is only
+    created when an https URL is used)."""
+
+    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
+        self._factory = factory
+        self._transport: httpx.BaseTransport | None = None
+        self._lock = threading.Lock()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        with self._lock:
+            if self._transport is None:
+                self._transport = self._factory()
+            transport = self._transport
+        return transport.handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._transport is not None:
+                self._transport.close()
 
 
 def _kind(desc: Descriptor) -> str:
