@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench.measure import TIME_V, RunFailed, output
+from tests.support import ctrpy_command
 
 #: tool -> the Debian package that provides it
 DEBIAN_PACKAGES = {
@@ -41,18 +42,6 @@ def missing_tools() -> list[str]:
         if not found:
             missing.append(f"{tool}: not found (apt-get install -y {package})")
     return missing
-
-
-def ctrpy_command() -> list[str]:
-    """How to start ctrpy as a user would: its console script beside this Python.
-
-    Not a version manager's shim on ``$PATH`` (pyenv's costs tens of milliseconds of bash per
-    call, which would be charged to ctrpy).
-    """
-    script = Path(sys.executable).parent / "ctrpy"
-    if script.is_file() and os.access(script, os.X_OK):
-        return [str(script)]
-    return [sys.executable, "-m", "ctrpy"]
 
 
 def _first_line(cmd: list[str]) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator, Sequence
@@ -20,6 +19,7 @@ from ctrpy.cli.main import cli
 from ctrpy.cli.render import human_size
 from ctrpy.oci.digest import Digest
 from ctrpy.store import Store
+from tests.support import ctrpy_script
 from tests.support.images import (
     NANOSERVER_OS_VERSION,
     PushedImage,
@@ -402,7 +402,7 @@ def test_every_help_has_a_purpose_explained_options_and_an_example(
 def run_installed(
     *args: str, root: Path, env_extra: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("ctrpy")
+    exe = ctrpy_script()
     assert exe, "the ctrpy console script is not installed (pip install -e .)"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CTRPY_")}
     env.update({"CTRPY_ROOT": str(root), "CTRPY_HOSTS_DIR": str(root.parent / "no-hosts")})

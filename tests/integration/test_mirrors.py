@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -25,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from ctrpy.store import Store
+from tests.support import ctrpy_script
 from tests.support.images import (
     NANOSERVER_OS_VERSION,
     PushedImage,
@@ -109,7 +109,7 @@ def hermetic_env(home: Path) -> dict[str, str]:
 def run_ctrpy(
     *args: str, root: Path, hosts_dir: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    exe = shutil.which("ctrpy")
+    exe = ctrpy_script()
     assert exe, "the ctrpy console script is not installed (pip install -e .)"
     return subprocess.run(
         [exe, "--root", str(root), "--hosts-dir", str(hosts_dir), *args],

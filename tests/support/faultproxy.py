@@ -32,7 +32,6 @@ import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -41,6 +40,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
+
+from tests.support import ctrpy_command
 
 #: Path patterns (matched with ``re.fullmatch`` against the path without its query).
 ANY = r"/.*"
@@ -713,12 +714,6 @@ def token_realm(token: str, user: str | None = None, password: str | None = None
 
 #: seconds a ctrpy subprocess may take before the test gives up on it
 CTRPY_TIMEOUT = 120.0
-
-
-def ctrpy_command() -> list[str]:
-    """The installed ``ctrpy`` console script next to this Python (else ``python -m ctrpy``)."""
-    script = Path(sys.executable).with_name("ctrpy")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ctrpy"]
 
 
 def hermetic_env(home: Path, **extra: str) -> dict[str, str]:
