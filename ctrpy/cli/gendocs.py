@@ -104,6 +104,10 @@ def _usage_line(path: str, pieces: list[str]) -> str:
 
 
 def _option_lines(param: click.Parameter, ctx: click.Context) -> list[str]:
+    # Arguments are in the synopsis; only options get entries (click >= 8.5 also gives
+    # arguments a help record, which would make the page depend on click's version).
+    if not isinstance(param, click.Option):
+        return []
     record = param.get_help_record(ctx)
     if record is None:
         return []
@@ -306,7 +310,7 @@ def render_man(command: click.Command = cli) -> str:
                     out.extend(
                         [".TP", f"\\fB{escape(name)}\\fR", escape(child.get_short_help_str(200))]
                     )
-        options = [p for p in node.command.get_params(node.ctx) if p.get_help_record(node.ctx)]
+        options = [p for p in node.command.get_params(node.ctx) if _option_lines(p, node.ctx)]
         if options:
             out.extend([".PP", "Options:"])
             for param in options:
