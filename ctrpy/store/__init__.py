@@ -16,12 +16,16 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ctrpy.store import maintenance
 from ctrpy.store.content import ContentStore, Problem, Writer
 from ctrpy.store.images import ImageRecord, ImageStore
 from ctrpy.store.layout import Layout
-from ctrpy.store.maintenance import DEFAULT_INGEST_MAX_AGE, GcResult, Removal
+
+if TYPE_CHECKING:
+    # gc and check live in maintenance, imported when used: most commands (pull, digest,
+    # ls) never need it, and its import is ~2-3 ms of every start-up otherwise.
+    from ctrpy.store.maintenance import GcResult, Removal
 
 
 class Store:
@@ -40,13 +44,18 @@ class Store:
 
     def check(self) -> list[Problem]:
         """Re-hash every blob; report corrupt, stray and missing blobs and temp files."""
+        from ctrpy.store import maintenance
+
         return maintenance.check(self._layout, self.content, self.images)
 
-    def gc(
-        self, *, dry_run: bool = False, ingest_max_age: timedelta = DEFAULT_INGEST_MAX_AGE
-    ) -> GcResult:
-        """Remove blobs no image references, partials older than ``ingest_max_age``,
-        leftover temp and lock files.  ``dry_run`` only reports what would go."""
+    def gc(self, *, dry_run: bool = False, ingest_max_age: timedelta | None = None) -> GcResult:
+        """Remove blobs no image references, partials older than ``ingest_max_age``
+        (default :data:`~ctrpy.store.maintenance.DEFAULT_INGEST_MAX_AGE`, a day), leftover
+        temp and lock files.  ``dry_run`` only reports what would go."""
+        from ctrpy.store import maintenance
+
+        if ingest_max_age is None:
+            ingest_max_age = maintenance.DEFAULT_INGEST_MAX_AGE
         return maintenance.gc(
             self._layout,
             self.content,
@@ -57,6 +66,15 @@ class Store:
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
+
+
+def __getattr__(name: str) -> Any:
+    """``GcResult`` and ``Removal`` stay importable from here, loaded on first use."""
+    if name in ("GcResult", "Removal"):
+        from ctrpy.store import maintenance
+
+        return getattr(maintenance, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
