@@ -230,6 +230,13 @@ class RemoteDigest:
     rate_limit: RateLimit | None = None
     #: True when the index had to be fetched by GET (a counted pull on Docker Hub)
     fetched_index: bool = False
+    #: with a platform: the index's entry for that platform's manifest (digest == .digest)
+    manifest: Descriptor | None = None
+
+    @property
+    def descriptor(self) -> Descriptor:
+        """The descriptor of what ``digest`` names: the platform's manifest, else the target."""
+        return self.manifest if self.manifest is not None else self.target
 
 
 def remote_digest(
@@ -263,7 +270,7 @@ def remote_digest(
             f"{ref}: no manifest for platform {platform}; the index has: {offered or 'nothing'}",
             hint=f"ask for one of them, e.g. --platform {first}" if first else None,
         )
-    return RemoteDigest(str(ref), target, best[0].digest, resolved.rate_limit, fetched)
+    return RemoteDigest(str(ref), target, best[0].digest, resolved.rate_limit, fetched, best[0])
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ import click
 
 from ctrpy.cli.completion import complete_image_names
 from ctrpy.cli.context import app
-from ctrpy.cli.options import platform_option, registry_options
+from ctrpy.cli.options import format_option, platform_option, registry_options
 
 if TYPE_CHECKING:
     from ctrpy.oci.descriptor import Platform
@@ -50,6 +51,11 @@ def list_(ctx: click.Context, patterns: tuple[str, ...], quiet: bool, fmt: str) 
     FILTER is a shell-style glob matched against the full name
     (docker.io/library/hello-world:linux) and the short one (hello-world:linux). SIZE is what
     the store holds for the image, in binary units.
+
+    On a terminal the table fits its width: digests are cut to 12 hex digits (sha256:38be3e2c5f61)
+    unless it is wide enough for whole ones, and platforms and labels fold (or go on a line
+    under each image). In a pipe: one line per image, every value whole, columns aligned with
+    spaces.
     """
     from ctrpy.cli import show
     from ctrpy.query import list_images
@@ -79,34 +85,43 @@ Examples:
     type=click.Choice(["tree", "json"]),
     default="tree",
     show_default=True,
-    help="A tree of digests, sizes and media types, or the stored documents as JSON.",
+    help="A tree of digests, sizes and media types, or the stored documents as JSON "
+    "(whole digests, the full tree).",
 )
 @click.pass_context
 def inspect(ctx: click.Context, ref: str, platform_specs: str | None, fmt: str) -> None:
     """Show what the local store holds for an image (no network).
 
     The tree goes index -> manifests (with their platform; `missing` when not pulled) ->
-    config and layers. REF may be the short name (hello-world:linux). Not stored: exit 3.
+    config and layers, one line each: digest, size, media type. REF may be the short name
+    (hello-world:linux). Not stored: exit 3.
+
+    On a terminal the lines fit its width: digests are cut to 12 hex digits and media types
+    are shortened, or left out on a narrow one. In a pipe every digest and media type is
+    whole; --format json has all of it, with the stored documents.
     """
-    from ctrpy.cli import show
+    from ctrpy.cli.tree import tree_lines
     from ctrpy.query import lookup, tree
 
     store = app(ctx).store()
     result = tree(store, lookup(store, ref), _platform(platform_specs))
     if fmt == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
-    else:
-        for line in show.tree_lines(result):
-            click.echo(line)
+        return
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+    for line in tree_lines(result, width=width, color=app(ctx).color):
+        click.echo(line)
 
 
 @click.command(
+    short_help="Print a tag's remote digest, by HEAD only (not a counted pull).",
     epilog="""\b
 Examples:
   ctrpy image digest hello-world:linux
   ctrpy image pull "hello-world@$(ctrpy image digest hello-world:linux)"
   ctrpy image digest --platform linux/arm64/v8 alpine:3.20
-  ctrpy image digest --check hello-world:linux || ctrpy image pull hello-world:linux""",
+  ctrpy image digest --check hello-world:linux || ctrpy image pull hello-world:linux
+  ctrpy image digest --format json hello-world:linux | jq -r .digest""",
 )
 @click.argument("ref", shell_complete=complete_image_names)
 @platform_option(multiple=False)
@@ -116,6 +131,12 @@ Examples:
     help="Compare with the stored image: print `up to date` (exit 0) or "
     "`stale (stored ..., remote ...)` (exit 1).",
 )
+@format_option(
+    "text",
+    "The digest alone, or a JSON object: reference, digest, mediaType, size (platform, "
+    "index, fetchedIndex with --platform), rateLimit; with --check: reference, upToDate, "
+    "stored, remote, rateLimit.",
+)
 @registry_options
 @click.pass_context
 def digest(
@@ -123,6 +144,7 @@ def digest(
     ref: str,
     platform_specs: str | None,
     check: bool,
+    fmt: str,
     plain_http: bool,
     skip_verify: bool,
     user: str | None,
@@ -136,6 +158,7 @@ def digest(
     said on stderr).
     """
     from ctrpy import query
+    from ctrpy.cli import jsonout
     from ctrpy.oci import reference
     from ctrpy.registry.client import Client
 
@@ -150,7 +173,10 @@ def digest(
         if check:
             result = query.check(client, store, parsed)
             _rate_limit(result.rate_limit)
-            click.echo(result.describe())
+            if fmt == "json":
+                jsonout.echo(jsonout.check(result))
+            else:
+                click.echo(result.describe())
             ctx.exit(0 if result.up_to_date else 1)
         found = query.remote_digest(client, store, parsed, platform)
     _rate_limit(found.rate_limit)
@@ -161,7 +187,10 @@ def digest(
             "next time is free while the tag does not change)",
             err=True,
         )
-    click.echo(str(found.digest))
+    if fmt == "json":
+        jsonout.echo(jsonout.digest(found, platform))
+    else:
+        click.echo(str(found.digest))
     sys.stdout.flush()
 
 

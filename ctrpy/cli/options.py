@@ -56,3 +56,15 @@ def platform_option(*, multiple: bool) -> Callable[[F], F]:
         help="Platform from a multi-platform image, as os/arch[/variant] (linux/arm64/v8, "
         f"windows/amd64). Default: this machine's.{more}",
     )
+
+
+def format_option(text: str, help: str) -> Callable[[F], F]:
+    """--format TEXT|json (TEXT is the human format's name: table, names, ...)."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice([text, "json"]),
+        default=text,
+        show_default=True,
+        help=help,
+    )

@@ -93,11 +93,21 @@ class Board:
         with self._lock:
             return sum(job.received for job in self._jobs.values())
 
+    def stored(self) -> int:
+        """Bytes of finished objects that were not fetched in this run: objects that already
+        existed, and the part of a resumed download that was already on disk."""
+        with self._lock:
+            return sum(
+                max(0, job.total - job.received)
+                for job in self._jobs.values()
+                if job.total is not None and job.status in (Status.DONE, Status.EXISTS)
+            )
+
     def elapsed(self) -> float:
         return max(0.0, self._clock() - self.started)
 
     def summary(self) -> str:
-        return summary_line(self.elapsed(), self.received())
+        return summary_line(self.elapsed(), self.received(), self.stored())
 
 
 class View(Protocol):

@@ -3,11 +3,15 @@ subprocess runs of the installed ``ctrpy`` entry point."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
 import socket
+import struct
 import subprocess
+import termios
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -115,7 +119,7 @@ def test_pull_in_a_pipe_cold_then_warm(ctrpy: Ctrpy, images: StandardImages) -> 
     ]
     summary = lines(cold.stderr)[-1]
     assert re.fullmatch(
-        r"elapsed: \d+\.\d s   total: \d+\.\d (B|KiB) \(\d+\.\d (B|KiB|MiB)/s\)", summary
+        r"elapsed: \d+\.\d s   total: \d+\.\d KiB \(\d+(\.\d)? (B|KiB|MiB)/s\)", summary
     )
 
     warm = ctrpy("image", "pull", *AMD64, ref)
@@ -124,7 +128,12 @@ def test_pull_in_a_pipe_cold_then_warm(ctrpy: Ctrpy, images: StandardImages) -> 
         (ref, "resolved"),
         *((k, "exists") for k in expected_keys(img)),
     ]
-    assert re.fullmatch(r"elapsed: \d+\.\d s   total: 0\.0 B \(0\.0 B/s\)", lines(warm.stderr)[-1])
+    m = img.manifest_for("linux/amd64")
+    stored = human_size(img.size + m.size + sum(b.size for b in m.blobs))  # all of it
+    assert re.fullmatch(
+        rf"elapsed: \d+\.\d s   total: 0 B fetched, {re.escape(stored)} already stored",
+        lines(warm.stderr)[-1],
+    )
 
 
 def test_pull_quiet_prints_nothing(ctrpy: Ctrpy, images: StandardImages) -> None:
@@ -182,12 +191,16 @@ def test_errors_are_one_line_with_exit_code(
     assert result.stdout == ""
 
 
-def test_missing_tag_exits_3(ctrpy: Ctrpy, images: StandardImages) -> None:
-    result = ctrpy("image", "pull", f"{images.single_oci.host}/test/single:nope")
+def test_failed_pull_ends_with_the_error_and_no_summary(
+    ctrpy: Ctrpy, images: StandardImages
+) -> None:
+    ref = f"{images.single_oci.host}/test/single:nope"
+    result = ctrpy("image", "pull", ref)
     assert result.exit_code == 3
-    assert lines(result.stderr)[-2].startswith("error: ") or lines(result.stderr)[-1].startswith(
-        "error: "
-    )
+    assert lines(result.stderr)[0].startswith(f"error: resolving {ref} ")
+    assert lines(result.stderr)[1].startswith("hint: ")
+    assert len(lines(result.stderr)) == 2
+    assert "elapsed:" not in result.stderr
 
 
 def test_debug_shows_the_traceback(ctrpy: Ctrpy, images: StandardImages) -> None:
@@ -272,9 +285,11 @@ def test_inspect_tree_and_json(ctrpy: Ctrpy, pulled: StandardImages) -> None:
     assert lines(text)[0] == hello.ref()
     assert hello.digest in lines(text)[1] and "index" in lines(text)[1]
     amd = next(line for line in lines(text) if m.digest in line)
-    assert "linux/amd64" in amd and "(missing)" not in amd
+    assert "linux/amd64" in amd and "missing" not in amd
     arm = hello.manifest_for("linux/arm64/v8").digest
-    assert "(missing)" in next(line for line in lines(text) if arm in line)
+    assert re.search(
+        r"\d B +missing +application/", next(line for line in lines(text) if arm in line)
+    )
     for blob in m.blobs:
         assert blob.digest in text
 
@@ -340,7 +355,67 @@ def test_digest_check_up_to_date_stale_and_not_stored(
     assert missing.stdout == f"not stored (remote {images.single_docker.digest})\n"
 
 
+def test_digest_json_for_scripts(ctrpy: Ctrpy, images: StandardImages) -> None:
+    img = images.hello_linux
+    doc = json.loads(ctrpy("image", "digest", "--format", "json", img.ref()).stdout)
+    assert doc == {
+        "reference": img.ref(),
+        "digest": img.digest,
+        "mediaType": img.media_type,
+        "size": img.size,
+        "rateLimit": None,  # the distribution registry sends no rate-limit headers
+    }
+    arm = img.manifest_for("linux/arm64/v8")
+    args = ("image", "digest", "--format", "json", "--platform", "linux/arm64/v8", img.ref())
+    doc = json.loads(ctrpy(*args).stdout)
+    assert doc == {
+        "reference": img.ref(),
+        "digest": arm.digest,
+        "mediaType": arm.media_type,
+        "size": arm.size,
+        "platform": "linux/arm64/v8",
+        "index": img.digest,
+        "fetchedIndex": True,
+        "rateLimit": None,
+    }
+
+    checked = ctrpy("image", "digest", "--check", "--format", "json", img.ref())
+    assert checked.exit_code == 1  # not pulled yet
+    assert json.loads(checked.stdout) == {
+        "reference": img.ref(),
+        "upToDate": False,
+        "stored": None,
+        "remote": img.digest,
+        "rateLimit": None,
+    }
+
+
 # --- rm, prune ------------------------------------------------------------------------------
+
+
+def test_rm_and_prune_json(ctrpy: Ctrpy, images: StandardImages) -> None:
+    app1, app2 = images.shared_app1, images.shared_app2
+    assert ctrpy("image", "pull", "-q", app1.ref(), app2.ref()).exit_code == 0
+    removed = ctrpy("image", "rm", "--format", "json", app1.ref(), "not-there:1")
+    assert removed.exit_code == 3
+    assert json.loads(removed.stdout) == {"removed": [app1.ref()], "notFound": ["not-there:1"]}
+
+    only_app1 = [b for b in app1.blobs if b not in app2.blobs]
+    dry = json.loads(ctrpy("image", "prune", "--dry-run", "--format", "json").stdout)
+    assert dry["dryRun"] is True
+    assert {r["digest"] for r in dry["removed"]} == {
+        app1.manifests[0].digest,
+        *(b.digest for b in only_app1),
+    }
+    assert {r["reason"] for r in dry["removed"]} == {"unreferenced blob"}
+    assert dry["bytesFreed"] == sum(r["size"] for r in dry["removed"])
+    done = json.loads(ctrpy("image", "prune", "--format", "json").stdout)
+    assert (done["dryRun"], done["bytesFreed"]) == (False, dry["bytesFreed"])
+    assert json.loads(ctrpy("image", "prune", "--format", "json").stdout) == {
+        "dryRun": False,
+        "removed": [],
+        "bytesFreed": 0,
+    }
 
 
 def test_rm_then_prune_frees_only_what_no_image_uses(ctrpy: Ctrpy, images: StandardImages) -> None:
@@ -367,7 +442,7 @@ def test_rm_then_prune_frees_only_what_no_image_uses(ctrpy: Ctrpy, images: Stand
     assert not store.content.has_digest(Digest.parse(app1.manifests[0].digest))
     for blob in app2.blobs:
         assert store.content.has_digest(Digest.parse(blob.digest))
-    assert lines(ctrpy("image", "prune").stdout) == ["freed 0.0 B (0 files)"]
+    assert lines(ctrpy("image", "prune").stdout) == ["freed 0 B (0 files)"]
 
 
 # --- help -----------------------------------------------------------------------------------
@@ -396,6 +471,15 @@ def test_every_help_has_a_purpose_explained_options_and_an_example(
             assert param.help, f"{path} {param.opts} has no help"
 
 
+def test_group_help_lists_every_command_with_its_whole_short_help(ctrpy: Ctrpy) -> None:
+    result = ctrpy("image", "--help")
+    listed = lines(result.stdout.split("Commands:")[1])
+    assert [line.split()[0] for line in listed if line.strip()] == [
+        "digest", "inspect", "list", "prune", "pull", "rm",
+    ]  # fmt: skip
+    assert not any(line.rstrip().endswith("...") for line in listed), listed
+
+
 # --- the installed entry point ----------------------------------------------------------------
 
 
@@ -410,6 +494,58 @@ def run_installed(
     return subprocess.run(
         [exe, *args], capture_output=True, text=True, env=env, timeout=120, check=False
     )
+
+
+def run_in_terminal(
+    *args: str, root: Path, columns: int, env_extra: dict[str, str] | None = None
+) -> str:
+    """Run the installed ctrpy with stdout and stderr on a pseudo-terminal ``columns`` wide;
+    what it wrote, escape codes included."""
+    exe = ctrpy_script()
+    assert exe, "the ctrpy console script is not installed (pip install -e .)"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CTRPY_") and k != "NO_COLOR"}
+    env.update({"CTRPY_ROOT": str(root), "CTRPY_HOSTS_DIR": str(root.parent / "no-hosts")})
+    env.update({"COLUMNS": str(columns), "LINES": "40", "TERM": "xterm-256color"})
+    env.update(env_extra or {})
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    with subprocess.Popen(
+        [exe, *args], stdin=subprocess.DEVNULL, stdout=follower, stderr=follower, env=env
+    ) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed its end
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert proc.wait(timeout=120) == 0
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("columns", [80, 120, 200])
+def test_ls_and_inspect_on_a_terminal_fit_its_width(
+    tmp_path: Path, images: StandardImages, columns: int
+) -> None:
+    root = tmp_path / "store"
+    img = images.hello_linux
+    assert run_installed("image", "pull", "-q", *AMD64, img.ref(), root=root).returncode == 0
+    for args in (("image", "ls"), ("image", "inspect", img.ref())):
+        styled = run_in_terminal(*args, root=root, columns=columns)
+        assert "\x1b[1m" in styled  # bold: the header, the name
+        text = run_in_terminal(*args, root=root, columns=columns, env_extra={"NO_COLOR": "1"})
+        assert "\x1b" not in text  # no colour means no styling at all
+        assert all(len(line) <= columns for line in lines(text)), text
+        assert img.ref() in text  # the reference whole
+        short = img.digest[: len("sha256:") + 12]
+        assert (img.digest if columns == 200 else short) in text
+        m = img.manifest_for("linux/amd64")
+        assert human_size(m.config.size) in text or args[1] == "ls"
+        assert "linux/arm64/v8" in text
 
 
 def test_installed_entry_point_pull_digest_and_exit_codes(
