@@ -32,9 +32,36 @@ def show(exc: CtrpyError) -> None:
     """Print a ctrpy error the way every command does."""
     if state.debug:
         traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"error: {exc.message}", err=True)
+    width = _terminal_width()
+    click.echo(wrap_message("error: ", exc.message, width), err=True)
     if exc.hint:
-        click.echo(f"hint: {exc.hint}", err=True)
+        click.echo(wrap_message("hint: ", exc.hint, width), err=True)
+
+
+def _terminal_width() -> int | None:
+    """The width of stderr when it is a terminal (None in a pipe: one line per message)."""
+    isatty = getattr(sys.stderr, "isatty", None)
+    if not (isatty and isatty()):
+        return None
+    import shutil
+
+    return shutil.get_terminal_size().columns
+
+
+def wrap_message(label: str, text: str, width: int | None) -> str:
+    """``label text``; on a terminal broken between words, continued under the text."""
+    line = label + text
+    if width is None or len(line) <= width or "\n" in text:
+        return line
+    import textwrap
+
+    return textwrap.fill(
+        line,
+        width=width,
+        subsequent_indent=" " * len(label),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def run(invoke: Callable[[], object]) -> None:

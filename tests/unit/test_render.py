@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from ctrpy.cli.errors import wrap_message
 from ctrpy.cli.live import LiveView, bar
 from ctrpy.cli.progress import Board, PlainView, open_view
 from ctrpy.cli.render import (
@@ -600,3 +601,42 @@ def test_ls_puts_a_reference_too_long_to_share_its_line_above_the_rest() -> None
         "  platforms: linux/amd64",
         "  labels: org.opencontainers.image.version=1.0",
     ]
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [
+        pytest.param(
+            None,
+            [
+                "error: resolving docker.io/library/hello-world:nope at http://127.0.0.1:5000: "
+                "404 not found"
+            ],
+            id="pipe-one-line",
+        ),
+        pytest.param(
+            80,
+            [
+                "error: resolving docker.io/library/hello-world:nope at http://127.0.0.1:5000:",
+                "       404 not found",
+            ],
+            id="terminal-80-between-words",
+        ),
+        pytest.param(
+            30,
+            [
+                "error: resolving",
+                "       docker.io/library/hello-world:nope",
+                "       at",
+                "       http://127.0.0.1:5000:",
+                "       404 not found",
+            ],
+            id="words-longer-than-the-line-stay-whole",
+        ),
+    ],
+)
+def test_error_lines_wrap_between_words_on_a_terminal(
+    width: int | None, expected: list[str]
+) -> None:
+    message = "resolving docker.io/library/hello-world:nope at http://127.0.0.1:5000: 404 not found"
+    assert wrap_message("error: ", message, width).splitlines() == expected
