@@ -15,7 +15,7 @@ Progress is reported as :class:`~ctrpy.events.Event` values; nothing here prints
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -26,6 +26,10 @@ from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
 from ctrpy.oci.reference import Reference
 from ctrpy.registry.client import Client, RateLimit
 from ctrpy.store import Store
+
+#: Blob bytes go to the store (hash + write) and to the reporter in blocks of this size, not
+#: in the transport's 64 KiB pieces: 16x fewer hashlib/os.write calls and progress events.
+BLOCK_SIZE = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,15 +211,48 @@ class _Walk:
             start = offset = writer.offset
             self.report(Event(key, Status.DOWNLOADING, offset, total))
             if offset < total:
-                for chunk in self.client.fetch_blob(self.ref, desc, offset=offset):
+                for block in blocks(self.client.fetch_blob(self.ref, desc, offset=offset)):
+                    writer.write(block)
+                    offset += len(block)
+                    self.report(Event(key, Status.DOWNLOADING, offset, total))
                     if self.stop.is_set():
                         raise _Stopped
-                    writer.write(chunk)
-                    offset += len(chunk)
-                    self.report(Event(key, Status.DOWNLOADING, offset, total))
             writer.commit()
         self.count(fetched=1, nbytes=offset - start)
         self.report(Event(key, Status.DONE, total, total))
+
+
+def blocks(chunks: Iterator[bytes], size: int = BLOCK_SIZE) -> Iterator[bytes | memoryview]:
+    """``chunks`` gathered into blocks of ``size`` bytes (the last one shorter), one copy each.
+
+    A block is a view of one reused buffer: use it before asking for the next.  When
+    ``chunks`` fails, the bytes it gave before the failure still come out as a last block,
+    then the error is raised, so a partial download keeps every byte that arrived.
+    """
+    buffer = bytearray(size)
+    view = memoryview(buffer)
+    filled = 0
+    try:
+        for chunk in chunks:
+            n = len(chunk)
+            if filled + n > size:
+                if filled:
+                    yield view[:filled]
+                    filled = 0
+                if n >= size:
+                    yield chunk
+                    continue
+            view[filled : filled + n] = chunk
+            filled += n
+            if filled == size:
+                yield view
+                filled = 0
+    except Exception:
+        if filled:
+            yield view[:filled]
+        raise
+    if filled:
+        yield view[:filled]
 
 
 class _Stopped(Exception):
