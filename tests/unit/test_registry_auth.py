@@ -10,7 +10,6 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,14 +32,9 @@ SECRETS = (PASSWORD, TOKEN, IDENTITY, base64.b64encode(f"alice:{PASSWORD}".encod
 
 
 @pytest.fixture
-def realm_server() -> Iterator[HTTPServer]:
+def realm_server(other_host_server: HTTPServer) -> HTTPServer:
     """The token realm, on another host name (127.0.0.1) than the registry (localhost)."""
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
+    return other_host_server
 
 
 def manifest_path(repo: str = "test/app") -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,14 +36,9 @@ BLOB_PATH = f"/v2/test/app/blobs/{IMG.layer_desc.digest}"
 
 
 @pytest.fixture
-def other() -> Iterator[HTTPServer]:
+def other(other_host_server: HTTPServer) -> HTTPServer:
     """A second server on another host name (127.0.0.1; the main one is localhost)."""
-    server = HTTPServer(host="127.0.0.1")
-    server.start()
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
+    return other_host_server
 
 
 def make_ref(server: HTTPServer, **kw: str | None) -> Reference:
