@@ -20,6 +20,7 @@ from ctrpy.oci import mediatypes
 from ctrpy.oci.descriptor import Descriptor
 from ctrpy.oci.digest import Digest
 from ctrpy.store import Store
+from ctrpy.store.content import WRITEBACK_BYTES
 
 DATA = bytes(range(256)) * 40  # 10 KiB
 
@@ -295,6 +296,34 @@ def test_big_blob_in_constant_memory(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert peak < 4 << 20  # well under the blob's 32 MiB
     assert store.content.size(d.digest) == total << 20
+
+
+@pytest.mark.parametrize(
+    ("chunk", "stop_at"),
+    [
+        pytest.param(1 << 20, 0, id="1MiB-chunks"),
+        pytest.param(3 * 1000 * 1000 + 7, 0, id="odd-chunks-across-writeback-ranges"),
+        pytest.param(999_983, 9 * 1000 * 1000 + 1, id="resumed-at-an-odd-offset"),
+    ],
+)
+def test_blobs_beyond_the_writeback_size_are_stored_whole(
+    tmp_path: Path, chunk: int, stop_at: int
+) -> None:
+    """Writers start writeback every WRITEBACK_BYTES: odd offsets, resumes, same bytes."""
+    store = Store(tmp_path)
+    data = os.urandom(2 * WRITEBACK_BYTES + 12345)
+    d = desc_of(data)
+    if stop_at:
+        with store.content.writer(d) as w:
+            for c in chunks(data[:stop_at], chunk):
+                w.write(c)
+    with store.content.writer(d) as w:
+        assert w.offset == stop_at
+        for c in chunks(data[w.offset :], chunk):
+            w.write(c)
+        w.commit()
+    assert store.content.read(d.digest) == data
+    assert_sound(store)
 
 
 # --- malicious digests ---------------------------------------------------------------------
