@@ -17,7 +17,6 @@ import binascii
 import json
 import logging
 import os
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,6 +168,8 @@ class CredentialStore:
 
 
 def _run_helper(name: str, server: str) -> Credentials | None:
+    import subprocess  # only for credential helpers (~1 ms of start-up otherwise)
+
     program = f"docker-credential-{name}"
     source = f"credential helper {program}"
     try:

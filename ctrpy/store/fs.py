@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
-import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -161,7 +160,7 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
 
 def temp_name(path: Path) -> Path:
     """A unique temporary sibling of ``path``: ``<name>.<random>.tmp``."""
-    return path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
+    return path.with_name(f"{path.name}.{os.urandom(6).hex()}.tmp")  # as secrets.token_hex(6)
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, replace: bool = True) -> bool:
