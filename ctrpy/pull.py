@@ -68,14 +68,6 @@ class PullResult:
     rate_limit: RateLimit | None = None
 
 
-def is_attestation(desc: Descriptor) -> bool:
-    """An index entry that is not an image for a platform (BuildKit attestations)."""
-    if desc.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return True
-    p = desc.platform
-    return p is not None and p.os == "unknown" and p.architecture == "unknown"
-
-
 def choose(
     index: Index, wanted: Sequence[Platform], *, all_platforms: bool, where: str
 ) -> list[Descriptor]:
@@ -86,7 +78,7 @@ def choose(
     """
     if all_platforms:
         return _unique(index.manifests)
-    candidates = [d for d in index.manifests if not is_attestation(d)]
+    candidates = [d for d in index.manifests if not d.is_attestation]
     chosen: list[Descriptor] = []
     for want in wanted:
         best = platforms.best_first(want, candidates)

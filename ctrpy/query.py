@@ -155,7 +155,7 @@ def _platforms(root: Node) -> tuple[Platform, ...]:
         found = [
             c.descriptor.platform
             for c in root.children
-            if c.descriptor.platform is not None and not is_attestation(c.descriptor)
+            if c.descriptor.platform is not None and not c.descriptor.is_attestation
         ]
         return tuple(dict.fromkeys(found))
     for child in root.children:
@@ -172,14 +172,6 @@ def _config_platform(config: Mapping[str, Any]) -> Platform | None:
         return None
     variant = config.get("variant")
     return Platform(os_, arch, variant if isinstance(variant, str) and variant else None)
-
-
-def is_attestation(desc: Descriptor) -> bool:
-    """An index entry that is not an image for a platform (BuildKit attestations)."""
-    if desc.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
-        return True
-    p = desc.platform
-    return p is not None and p.os == "unknown" and p.architecture == "unknown"
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -261,7 +253,7 @@ def remote_digest(
         fetched = True
     index = parse(body, target.media_type)
     entries = index.manifests if isinstance(index, Index) else ()
-    candidates = [d for d in entries if not is_attestation(d)]
+    candidates = [d for d in entries if not d.is_attestation]
     best = platforms.best_first(platform, candidates)
     if not best:
         offered = ", ".join(d.platform.describe() for d in candidates if d.platform is not None)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import click
 
 from ctrpy.cli.render import Cell, columns, human_size, short_digest
-from ctrpy.query import ImageTree, Node, is_attestation
+from ctrpy.query import ImageTree, Node
 
 GAP = 2
 _SIZE = 2
@@ -32,7 +32,7 @@ def _branches(node: Node, prefix: str, *, last: bool) -> Iterator[tuple[str, Nod
 def _label(branch: str, node: Node) -> str:
     desc = node.descriptor
     kind = "layer" if desc.kind == "unknown" else desc.kind
-    if is_attestation(desc):
+    if desc.is_attestation:
         return f"{branch}{kind}  (attestation)"
     if desc.platform is not None:
         return f"{branch}{kind}  {desc.platform.describe()}"

@@ -84,6 +84,14 @@ class Descriptor:
         return mediatypes.kind(self.media_type)
 
     @property
+    def is_attestation(self) -> bool:
+        """An index entry that is not an image for a platform (BuildKit attestations)."""
+        if self.annotations.get("vnd.docker.reference.type") == "attestation-manifest":
+            return True
+        p = self.platform
+        return p is not None and p.os == "unknown" and p.architecture == "unknown"
+
+    @property
     def key(self) -> str:
         """ctr's progress key: ``layer-sha256:<hex>`` and the like."""
         kind = self.kind

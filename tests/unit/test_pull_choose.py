@@ -8,7 +8,7 @@ from ctrpy.errors import PlatformNotFound
 from ctrpy.oci import mediatypes, platforms
 from ctrpy.oci.descriptor import Descriptor, Index, Platform
 from ctrpy.oci.digest import Digest
-from ctrpy.pull import choose, is_attestation
+from ctrpy.pull import choose
 
 
 def entry(spec: str, n: int, os_version: str | None = None, **annotations: str) -> Descriptor:
@@ -55,7 +55,7 @@ def test_attestations_are_never_chosen_for_a_platform() -> None:
     with pytest.raises(PlatformNotFound) as caught:
         choose(only_attestation, [Platform("unknown", "unknown")], all_platforms=False, where="x")
     assert caught.value.hint == "pull everything it has with --all-platforms"
-    assert is_attestation(ATTESTATION) and not is_attestation(HELLO.manifests[0])
+    assert ATTESTATION.is_attestation and not HELLO.manifests[0].is_attestation
 
 
 def test_no_match_names_the_wanted_platform_and_lists_the_index() -> None:
