@@ -1,4 +1,5 @@
-"""Interop: skopeo (Debian's 1.9) reads and copies images written through the Store API.
+"""Interop: skopeo (Debian's 1.9) reads and copies images in a ctrpy store: written through
+the Store API, and left by a real `ctrpy image pull`.
 
 The store root is a standard OCI image layout; skopeo resolves ``oci:<root>:<name>``
 by the ``org.opencontainers.image.ref.name`` annotation, which ctrpy sets to the fully
@@ -24,10 +25,11 @@ from typing import Any
 
 import pytest
 
-from ctrpy.oci import mediatypes
+from ctrpy.oci import mediatypes, reference
 from ctrpy.oci.descriptor import Descriptor, Platform
 from ctrpy.oci.digest import Digest
 from ctrpy.store import Store
+from tests.support import ctrpy_command, images
 
 pytestmark = pytest.mark.integration
 
@@ -163,3 +165,46 @@ def test_skopeo_inspects_and_copies_a_stored_image(tmp_path: Path, kind: str, na
         assert path.read_bytes() == store.content.read(digest)
 
     assert store.check() == []  # skopeo left the store as it was
+
+
+@pytest.mark.parametrize(
+    ("image", "platform"),
+    [
+        pytest.param("hello_linux", "linux/amd64", id="oci-index"),
+        pytest.param("single_oci", None, id="oci-manifest"),
+    ],
+)
+def test_skopeo_reads_and_copies_what_ctrpy_pulled(
+    tmp_path: Path,
+    registry_images: images.StandardImages,
+    image: str,
+    platform: str | None,
+) -> None:
+    """The store a real `ctrpy image pull` leaves is an OCI layout skopeo uses as it is."""
+    pushed: images.PushedImage = getattr(registry_images, image)
+    root = tmp_path / "store"
+    args = ["--root", str(root), "image", "pull", "--quiet"]
+    if platform:
+        args += ["--platform", platform]
+    pulled = subprocess.run(
+        [*ctrpy_command(), *args, pushed.ref()],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        check=False,
+    )
+    assert pulled.returncode == 0, pulled.stderr
+    source = f"oci:{root}:{reference.parse(pushed.ref())}"
+
+    assert skopeo("inspect", "--raw", source).stdout.encode() == pushed.data
+    manifest = pushed.manifest_for(platform) if platform else pushed.manifests[0]
+    info: dict[str, Any] = json.loads(skopeo("inspect", "--override-arch", "amd64", source).stdout)
+    assert info["Digest"] == pushed.digest  # skopeo names the top object, index or manifest
+    assert info["Layers"] == [layer.digest for layer in manifest.layers]
+
+    out = tmp_path / "copy"
+    skopeo("copy", "--override-arch", "amd64", source, f"dir:{out}")
+    assert (out / "manifest.json").read_bytes() == manifest.data
+    for blob in manifest.blobs:
+        assert (out / blob.digest.removeprefix("sha256:")).read_bytes() == blob.data
+    assert Store(root).check() == []
