@@ -23,6 +23,7 @@ from ctrpy.errors import InvalidManifest, PlatformNotFound
 from ctrpy.events import Event, Reporter, Status
 from ctrpy.oci import platforms
 from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
+from ctrpy.oci.digest import Digest
 from ctrpy.oci.reference import Reference
 from ctrpy.registry.client import Client, RateLimit
 from ctrpy.store import Store
@@ -30,6 +31,9 @@ from ctrpy.store import Store
 #: Blob bytes go to the store (hash + write) and to the reporter in blocks of this size, not
 #: in the transport's 64 KiB pieces: 16x fewer hashlib/os.write calls and progress events.
 BLOCK_SIZE = 1 << 20
+
+#: how deep indexes may nest (an index listing an index listing ...) before a pull refuses
+MAX_INDEX_DEPTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,13 +284,10 @@ def pull(
         top = walk.document(target)
         if isinstance(top, Index):
             wanted = options.platforms or (platforms.host(),)
-            chosen = choose(top, wanted, all_platforms=options.all_platforms, where=name)
-            manifests = [(desc, _child(walk, desc)) for desc in chosen]
+            manifests = _image_manifests(walk, top, wanted, set(), depth=1)
         else:
             manifests = [(target, top)]
-        walk.blobs(
-            _unique(blob for _, m in manifests if m is not None for blob in (m.config, *m.layers))
-        )
+        walk.blobs(_unique(blob for _, m in manifests for blob in (m.config, *m.layers)))
         store.images.put(name, target)
     return PullResult(
         name=name,
@@ -299,12 +300,33 @@ def pull(
     )
 
 
-def _child(walk: _Walk, desc: Descriptor) -> Manifest | None:
-    """An index entry's manifest; a nested index (rare) is stored but not walked further."""
-    if desc.kind == "index":
-        walk.document(desc)
-        return None
-    return walk.manifest(desc)
+def _image_manifests(
+    walk: _Walk, index: Index, wanted: Sequence[Platform], seen: set[Digest], *, depth: int
+) -> list[tuple[Descriptor, Manifest]]:
+    """The image manifests to pull from ``index``, each once.  An entry that is itself an
+    index (the image spec allows nesting) is walked the same way, for the wanted platforms its
+    entry matches, so no name is recorded for an image whose manifests were never fetched."""
+    all_platforms = walk.options.all_platforms
+    found: list[tuple[Descriptor, Manifest]] = []
+    for desc in choose(index, wanted, all_platforms=all_platforms, where=str(walk.ref)):
+        if desc.digest in seen:
+            continue
+        seen.add(desc.digest)
+        if desc.kind != "index":
+            found.append((desc, walk.manifest(desc)))
+            continue
+        if depth >= MAX_INDEX_DEPTH:
+            raise InvalidManifest(
+                f"{walk.ref}: indexes nested more than {MAX_INDEX_DEPTH} deep ({desc.digest})"
+            )
+        nested = walk.document(desc)
+        if not isinstance(nested, Index):
+            raise InvalidManifest(f"{walk.ref}: {desc.digest} is listed as an index but is not one")
+        inner = [w for w in wanted if desc.platform and platforms.matches(w, desc.platform)]
+        found += _image_manifests(
+            walk, nested, wanted if all_platforms else inner, seen, depth=depth + 1
+        )
+    return found
 
 
 def _stored_target(ref: Reference, store: Store) -> Descriptor | None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from ctrpy.errors import NotFound, PlatformNotFound
@@ -18,11 +20,16 @@ from ctrpy.registry.client import Client, ClientOptions
 from ctrpy.store import Store
 from tests.support.images import (
     NANOSERVER_OS_VERSION,
+    OCI_INDEX,
     Blob,
+    ImageIndex,
     ImageManifest,
+    PlatformSpec,
     PushedImage,
     StandardImages,
+    index,
     push,
+    push_manifest,
     simple_image,
 )
 from tests.support.registry import Registry, Request
@@ -317,3 +324,53 @@ def test_a_moved_tag_fetches_the_new_index_and_only_new_content(
     assert str(result.target.digest) == second.digest
     record = store.images.get(second.ref())
     assert record is not None and str(record.target.digest) == second.digest
+
+
+def push_nested(registry: Registry, tag: str, inner_platform: str | None) -> tuple[str, ImageIndex]:
+    """An OCI index whose one entry is another index (allowed by the image spec): the inner
+    one is pushed by digest, the outer one by ``tag``.  Returns (outer ref, inner index)."""
+    inner = index(
+        [
+            simple_image(p, files={"nested": f"{tag} {p}\n".encode()})
+            for p in ("linux/amd64", "linux/arm64/v8")
+        ]
+    )
+    push(registry.url, "test/nested", inner, ())
+    entry: dict[str, object] = {
+        "mediaType": inner.media_type,
+        "digest": inner.digest,
+        "size": inner.size,
+    }
+    if inner_platform is not None:
+        entry["platform"] = PlatformSpec.parse(inner_platform).to_json()
+    outer = json.dumps({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [entry]}).encode()
+    with httpx.Client() as c:
+        push_manifest(c, registry.url, "test/nested", tag, outer, OCI_INDEX)
+    return f"{registry.url.split('://', 1)[1]}/test/nested:{tag}", inner
+
+
+@pytest.mark.parametrize(
+    ("entry_platform", "options", "pulled"),
+    [
+        (None, PullOptions(all_platforms=True), ["linux/amd64", "linux/arm64/v8"]),
+        ("linux/arm64/v8", for_platforms("linux/arm64/v8"), ["linux/arm64/v8"]),
+    ],
+    ids=["all-platforms", "platform"],
+)
+def test_a_nested_index_is_walked_to_its_manifests_before_the_name_is_recorded(
+    registry: Registry,
+    client: Client,
+    tmp_path: Path,
+    entry_platform: str | None,
+    options: PullOptions,
+    pulled: list[str],
+) -> None:
+    ref, inner = push_nested(registry, f"nested-{len(pulled)}", entry_platform)
+    store = Store(tmp_path / "store")
+    result = pull(reference.parse(ref), client, store, options, lambda e: None)
+    chosen = [m for m in inner.manifests if str(m.platform) in pulled]
+    for m in chosen:
+        for b in m.blobs:
+            assert store.content.read(Digest.parse(b.digest)) == b.data
+    assert [str(d.digest) for d in result.manifests] == [m.digest for m in chosen]
+    assert store.images.get(ref) is not None
