@@ -134,16 +134,17 @@ class ContentStore:
     def read(self, digest: Digest | str) -> bytes:
         """A whole stored blob (manifests, configs), re-verified against its digest."""
         d = as_digest(digest)
+        path = self.path(d)
         with self.open(d) as f:
             try:
                 data = f.read()
             except OSError as exc:
-                raise self._layout.error(exc, "read", self.path(d)) from exc
+                raise self._layout.error(exc, "read", path) from exc
         actual = Digest.of(data, d.algorithm)
         if actual != d:
             raise IntegrityError(
                 f"stored blob {d} is corrupt: its content hashes to {actual}",
-                hint="run the store check, remove the damaged blob and pull again",
+                hint=f"remove {path} and pull again: the pull fetches it anew",
             )
         return data
 

@@ -46,10 +46,7 @@ def store_error(exc: OSError, action: str, path: Path, root: Path) -> StoreError
             "or use --root to put the store elsewhere"
         )
     elif exc.errno == errno.EIO:
-        hint = (
-            f"the disk that holds {root} reported an I/O error; check it, "
-            "then run the store check to find damaged blobs"
-        )
+        hint = f"the disk that holds {root} reported an I/O error: check the disk"
     else:
         hint = f"check {root}, or use --root to put the store elsewhere"
     return StoreError(message, hint=hint)

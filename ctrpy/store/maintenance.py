@@ -129,7 +129,8 @@ def gc(
             if trouble is not None:
                 raise StoreError(
                     f"gc stopped, nothing was removed: {trouble}",
-                    hint="run the store check; remove or re-pull the damaged image first",
+                    hint=f"remove {layout.blob(node.desc.digest)} and pull the image that uses "
+                    "it again, or remove that image's name",
                 )
             keep.add(node.desc.digest)
         removed: list[Removal] = []

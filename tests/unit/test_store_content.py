@@ -180,8 +180,13 @@ def test_read_notices_a_corrupt_blob(tmp_path: Path) -> None:
     path = store.content.path(d.digest)
     path.chmod(0o644)
     path.write_bytes(WRONG)
-    with pytest.raises(IntegrityError, match="corrupt"):
+    with pytest.raises(IntegrityError, match="corrupt") as info:
         store.content.read(d.digest)
+    # the hint names the file to remove (there is no store-check command to run)
+    assert info.value.hint == f"remove {path} and pull again: the pull fetches it anew"
+    path.unlink()
+    assert store.content.put(d, DATA) is True
+    assert store.content.read(d.digest) == DATA
 
 
 # --- resume -----------------------------------------------------------------------------
