@@ -36,14 +36,7 @@ Examples:
 )
 @click.argument("patterns", nargs=-1, metavar="[FILTER]...")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the image names, one a line.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="A table (REF, TYPE, DIGEST, SIZE, PLATFORMS, LABELS) or a JSON array.",
-)
+@format_option("table", "A table (REF, TYPE, DIGEST, SIZE, PLATFORMS, LABELS) or a JSON array.")
 @click.pass_context
 def list_(ctx: click.Context, patterns: tuple[str, ...], quiet: bool, fmt: str) -> None:
     """List the images in the local store (alias: ls).
@@ -79,13 +72,9 @@ Examples:
 )
 @click.argument("ref", shell_complete=complete_image_names)
 @platform_option(multiple=False)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["tree", "json"]),
-    default="tree",
-    show_default=True,
-    help="A tree of digests, sizes and media types, or the stored documents as JSON "
+@format_option(
+    "tree",
+    "A tree of digests, sizes and media types, or the stored documents as JSON "
     "(whole digests, the full tree).",
 )
 @click.pass_context
