@@ -186,7 +186,7 @@ class Authenticator:
         stale: str | None,
     ) -> str:
         realm = challenge.realm
-        if not realm or httpx.URL(realm).scheme not in ("http", "https"):
+        if not realm or _scheme(realm) not in ("http", "https"):
             raise AuthError(
                 f"{authority} sent a Bearer challenge without a usable realm "
                 f"({transport.redact_url(realm) if realm else 'none'})",
@@ -285,6 +285,14 @@ class Authenticator:
         margin = min(10.0, expires_in / 4)
         self._remember(value)
         return _Token(value, time.monotonic() + expires_in - margin)
+
+
+def _scheme(url: str) -> str:
+    """The scheme of a URL from a challenge; "" when httpx cannot parse it."""
+    try:
+        return httpx.URL(url).scheme
+    except httpx.InvalidURL:
+        return ""
 
 
 def _read_limited(response: httpx.Response, limit: int) -> bytes:

@@ -9,9 +9,11 @@ the rest of the chain.  Every request and response is traced at DEBUG on the
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
@@ -51,8 +53,14 @@ def origin(url: str | httpx.URL) -> tuple[str, str, int | None]:
 
 
 def redact_url(url: str | httpx.URL) -> str:
-    """The URL without user info and with secret-looking query values replaced."""
-    parts = urlsplit(str(url))
+    """The URL without user info and with secret-looking query values replaced.
+
+    Never raises: the URL may come from a hostile registry (a realm, a ``Location``).
+    """
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return "<malformed URL>"
     netloc = parts.netloc.rsplit("@", 1)[-1]
     query = parts.query
     if query:
@@ -92,10 +100,11 @@ def send(
         if private:
             pairs.extend(extra or ())
         request_headers = httpx.Headers(pairs)
-        request = http.build_request(method, url, headers=request_headers, data=data)
         started = time.monotonic()
         try:
-            response = http.send(request, stream=True)
+            with _unusable_url(url):
+                request = http.build_request(method, url, headers=request_headers, data=data)
+                response = http.send(request, stream=True)
         except httpx.HTTPError as exc:
             log.debug(
                 "%s %s failed after %.0f ms: %s (host %s)",
@@ -111,7 +120,8 @@ def send(
         if response.status_code not in REDIRECTS or not location:
             return response
         response.close()
-        url = str(httpx.URL(url).join(location))
+        with _unusable_url(location):
+            url = str(httpx.URL(url).join(location))
         if origin(url) != home:
             private = False
         if response.status_code == 303 and method != "HEAD":
@@ -120,6 +130,17 @@ def send(
         f"{method} {redact_url(url)}: more than {MAX_REDIRECTS} redirects",
         hint="the registry or a proxy in front of it is misconfigured",
     )
+
+
+@contextlib.contextmanager
+def _unusable_url(url: str) -> Iterator[None]:
+    """Turn what httpx raises for a URL it cannot use (a host name IDNA cannot encode, a
+    control character) into :class:`httpx.UnsupportedProtocol`, the transport error it
+    raises for other unusable URLs, so that callers handle it like any failed request."""
+    try:
+        yield
+    except (httpx.InvalidURL, UnicodeError) as exc:
+        raise httpx.UnsupportedProtocol(f"unusable URL {redact_url(url)}: {exc}") from None
 
 
 def _trace(response: httpx.Response, started: float, label: str, auth: str) -> None:

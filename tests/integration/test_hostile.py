@@ -539,8 +539,9 @@ def test_redirect_to_another_host_carries_no_authorization(
     [
         ("file:///etc/passwd", r"file|protocol|scheme|redirect|reach"),
         ("LOOP", r"redirect"),
+        ("http://a..b/blob", r"unusable URL"),
     ],
-    ids=["to-file-url", "loop"],
+    ids=["to-file-url", "loop", "to-unencodable-host"],
 )
 def test_hostile_redirects_fail_cleanly(
     world: World, proxy: FaultProxy, honest: images.PushedImage, location: str, words: str

@@ -17,7 +17,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from ctrpy.errors import AuthError, CtrpyError
+from ctrpy.errors import AuthError, CtrpyError, NetworkError
 from ctrpy.oci import mediatypes
 from ctrpy.oci.reference import Reference
 from ctrpy.registry.client import Client
@@ -204,6 +204,25 @@ def test_realm_refusing_is_an_auth_error_naming_the_realm(
     assert "incorrect username or password" in message
     assert info.value.hint is not None and hint_word in info.value.hint
     assert_no_secret(message, info.value.hint or "", ctrpy_log(caplog))
+
+
+@pytest.mark.parametrize(
+    ("realm", "error"),
+    [
+        ("http://a..b/token", NetworkError),  # IDNA cannot encode the host
+        ("http://a\tb/token", AuthError),  # httpx refuses the URL
+        ("ftp://[x/token", AuthError),  # not http(s), and urlsplit cannot parse it
+    ],
+    ids=["empty-label", "tab", "bracket"],
+)
+def test_unusable_realm_is_a_ctrpy_error(
+    httpserver: HTTPServer, tmp_path: Path, realm: str, error: type[CtrpyError]
+) -> None:
+    """A hostile realm ends in a ctrpy error (not UnicodeError, httpx.InvalidURL or
+    ValueError escaping as an "internal error")."""
+    bearer_registry(httpserver, realm)
+    with client(tmp_path) as c, pytest.raises(error):
+        c.resolve(ref(httpserver))
 
 
 def test_still_401_with_a_fresh_token_is_an_auth_error(

@@ -112,6 +112,15 @@ def test_redact_url(url: str, shown: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "url", ["http://[bad/token?token=SECRET", "ftp://a]b/x"], ids=["open-bracket", "close-bracket"]
+)
+def test_redact_url_of_a_malformed_url_does_not_raise(url: str) -> None:
+    """A realm or Location from a hostile registry may be unparsable; its redacted form
+    (for a message or the trace) is then a placeholder, never an exception."""
+    assert transport.redact_url(url) == "<malformed URL>"
+
+
+@pytest.mark.parametrize(
     ("status", "body", "error", "words"),
     [
         (404, b"", NotFound, "404 not found"),
