@@ -207,23 +207,26 @@ class _Walk:
             start = offset = writer.offset
             self.report(Event(key, Status.DOWNLOADING, offset, total))
             if offset < total:
-                for block in blocks(self.client.fetch_blob(self.ref, desc, offset=offset)):
+                chunks = self.client.fetch_blob(self.ref, desc, offset=offset)
+                for block in blocks(chunks, stop=self.stop):
                     writer.write(block)
                     offset += len(block)
                     self.report(Event(key, Status.DOWNLOADING, offset, total))
-                    if self.stop.is_set():
-                        raise _Stopped
             writer.commit()
         self.count(fetched=1, nbytes=offset - start)
         self.report(Event(key, Status.DONE, total, total))
 
 
-def blocks(chunks: Iterator[bytes], size: int = BLOCK_SIZE) -> Iterator[bytes | memoryview]:
+def blocks(
+    chunks: Iterator[bytes], size: int = BLOCK_SIZE, *, stop: threading.Event | None = None
+) -> Iterator[bytes | memoryview]:
     """``chunks`` gathered into blocks of ``size`` bytes (the last one shorter), one copy each.
 
     A block is a view of one reused buffer: use it before asking for the next.  When
     ``chunks`` fails, the bytes it gave before the failure still come out as a last block,
-    then the error is raised, so a partial download keeps every byte that arrived.
+    then the error is raised, so a partial download keeps every byte that arrived.  Once
+    ``stop`` is set, the same happens at the next chunk with :class:`_Stopped`: a stopped
+    pull ends after one more chunk, not after filling a block (seconds on a slow link).
     """
     buffer = bytearray(size)
     view = memoryview(buffer)
@@ -231,18 +234,19 @@ def blocks(chunks: Iterator[bytes], size: int = BLOCK_SIZE) -> Iterator[bytes | 
     try:
         for chunk in chunks:
             n = len(chunk)
-            if filled + n > size:
-                if filled:
-                    yield view[:filled]
-                    filled = 0
-                if n >= size:
-                    yield chunk
-                    continue
-            view[filled : filled + n] = chunk
-            filled += n
-            if filled == size:
-                yield view
+            if filled + n > size and filled:
+                yield view[:filled]
                 filled = 0
+            if n >= size:
+                yield chunk
+            else:
+                view[filled : filled + n] = chunk
+                filled += n
+                if filled == size:
+                    yield view
+                    filled = 0
+            if stop is not None and stop.is_set():
+                raise _Stopped
     except Exception:
         if filled:
             yield view[:filled]

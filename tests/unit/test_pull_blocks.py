@@ -3,12 +3,13 @@ every received byte handed on, also when the source fails half-way."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
 
 from ctrpy.errors import NetworkError
-from ctrpy.pull import blocks
+from ctrpy.pull import _Stopped, blocks
 
 
 def chunks_of(sizes: list[int]) -> list[bytes]:
@@ -60,3 +61,25 @@ def test_blocks_hand_on_what_arrived_before_a_failure(
             got.append(bytes(b))
     assert [len(b) for b in got] == expected
     assert b"".join(got) == b"".join(chunks_of(sizes))
+
+
+def stopping(chunks: list[bytes], stop: threading.Event, after: int) -> Iterator[bytes]:
+    """Yields ``chunks``, setting ``stop`` once ``after`` of them were taken."""
+    for i, chunk in enumerate(chunks):
+        if i == after:
+            stop.set()
+        yield chunk
+
+
+def test_blocks_stop_at_the_next_chunk_with_what_arrived() -> None:
+    """A stopped pull (Ctrl-C, another download failed) must not wait for a block to fill:
+    the bytes taken so far come out, then it stops, without asking for more."""
+    stop = threading.Event()
+    sizes = [3, 2, 1, 1, 1]
+    source = stopping(chunks_of(sizes), stop, after=2)
+    got: list[bytes] = []
+    with pytest.raises(_Stopped):
+        for b in blocks(source, 8, stop=stop):
+            got.append(bytes(b))
+    assert b"".join(got) == b"".join(chunks_of(sizes[:3]))  # 6 bytes: not a full block
+    assert len(list(source)) == 2  # the last two chunks were never asked for
