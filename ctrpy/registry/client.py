@@ -439,6 +439,8 @@ class Client:
                     if len(body) > limit:
                         raise _too_big(what, limit)
                 return response.headers, bytes(body)
+            except httpx.DecodingError as exc:
+                raise _undecodable(what, response, exc) from None
             except httpx.TransportError as exc:
                 if attempt >= self.options.retries:
                     raise _HostFailure(
@@ -579,6 +581,8 @@ class Client:
                     yield chunk
                 if position < desc.size:
                     raise _Truncated()
+            except httpx.DecodingError as exc:
+                raise _undecodable(what, response, exc) from None
             except (httpx.TransportError, _Truncated) as exc:
                 failures += 1
                 resumes += 1
@@ -699,6 +703,15 @@ def _read_error_body(response: httpx.Response) -> bytes | None:
 
 def _too_big(what: str, limit: int) -> InvalidManifest:
     return InvalidManifest(f"{what}: the manifest is larger than {limit} bytes")
+
+
+def _undecodable(what: str, response: httpx.Response, exc: httpx.DecodingError) -> RegistryError:
+    encoding = response.headers.get("content-encoding", "")
+    return RegistryError(
+        f"{what}: the body does not decode as its Content-Encoding {encoding[:40]!r} says "
+        f"({str(exc)[:100]})",
+        hint="the registry or a proxy in front of it is misconfigured",
+    )
 
 
 def _skip(response: httpx.Response, position: int, what: str) -> int:

@@ -245,6 +245,25 @@ def test_fetch_blob_refuses_more_than_the_size(httpserver: HTTPServer, tmp_path:
         b"".join(c.fetch_blob(make_ref(httpserver), IMG.layer_desc))
 
 
+@pytest.mark.parametrize("what", ["manifest", "blob"])
+def test_body_that_does_not_decode_is_a_registry_error(
+    httpserver: HTTPServer, tmp_path: Path, what: str
+) -> None:
+    """A body labelled ``Content-Encoding: gzip`` that is not gzip fails as a registry error
+    (httpx's DecodingError is no transport error: it escaped as an internal error)."""
+    path, desc = (
+        (BY_DIGEST, IMG.manifest_desc) if what == "manifest" else (BLOB_PATH, IMG.layer_desc)
+    )
+    httpserver.expect_request(path).respond_with_data(
+        b"not gzip at all", headers={"Content-Encoding": "gzip"}
+    )
+    with client(tmp_path) as c, pytest.raises(RegistryError, match="Content-Encoding 'gzip'"):
+        if what == "manifest":
+            c.fetch_manifest(make_ref(httpserver), desc)
+        else:
+            b"".join(c.fetch_blob(make_ref(httpserver), desc))
+
+
 # --- retries, 5xx, 429 -------------------------------------------------------------------------
 
 
