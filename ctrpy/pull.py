@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ctrpy.errors import InvalidManifest, PlatformNotFound
 from ctrpy.events import Event, Reporter, Status
 from ctrpy.oci import platforms
-from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
+from ctrpy.oci.descriptor import MAX_MANIFEST_SIZE, Descriptor, Index, Manifest, Platform, parse
 from ctrpy.oci.digest import Digest
 from ctrpy.oci.reference import Reference
 from ctrpy.registry.client import Client, RateLimit
@@ -340,6 +340,12 @@ def _stored_target(ref: Reference, store: Store) -> Descriptor | None:
     size = store.content.size(ref.digest)
     if size is None:
         return None
+    if size > MAX_MANIFEST_SIZE:  # a layer's digest, say: do not read it all to find out
+        raise InvalidManifest(
+            f"{ref}: the stored object {ref.digest} is {size} bytes, too big for an index "
+            "or manifest (a layer or config digest?)",
+            hint="pull by the digest of the image's index or manifest (ctrpy image ls shows it)",
+        )
     body = store.content.read(ref.digest)
     doc = parse(body, None)
     return Descriptor(media_type=doc.media_type, digest=ref.digest, size=size)

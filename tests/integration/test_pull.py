@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from ctrpy.errors import NotFound, PlatformNotFound
+from ctrpy.errors import InvalidManifest, NotFound, PlatformNotFound
 from ctrpy.events import Event, Status
 from ctrpy.oci import platforms, reference
 from ctrpy.oci.descriptor import Descriptor
@@ -21,6 +21,7 @@ from ctrpy.store import Store
 from tests.support.images import (
     NANOSERVER_OS_VERSION,
     OCI_INDEX,
+    OCI_LAYER_TAR,
     Blob,
     ImageIndex,
     ImageManifest,
@@ -374,3 +375,20 @@ def test_a_nested_index_is_walked_to_its_manifests_before_the_name_is_recorded(
             assert store.content.read(Digest.parse(b.digest)) == b.data
     assert [str(d.digest) for d in result.manifests] == [m.digest for m in chosen]
     assert store.images.get(ref) is not None
+
+
+def test_digest_reference_to_a_stored_layer_is_refused_without_reading_it(
+    registry: Registry, client: Client, tmp_path: Path
+) -> None:
+    """A layer's digest given as the image (a common slip) is refused by its size at once:
+    the blob is not read into memory, and no request is made."""
+    big = Blob.of(OCI_LAYER_TAR, b"\0" * (5 * 1024 * 1024))
+    img = simple_image(base_layers=[big])
+    pushed = push(registry.url, "test/layer-digest", img, ["v1"])
+    store = Store(tmp_path / "store")
+    run(pushed.ref(), client, store)
+    with registry.recording() as requests, pytest.raises(InvalidManifest) as caught:
+        run(f"{registry.host}/test/layer-digest@{big.digest}", client, store)
+    assert requests == []
+    assert "too big for an index or manifest" in caught.value.message
+    assert caught.value.hint and "ctrpy image ls" in caught.value.hint
