@@ -153,6 +153,12 @@ def digest(
 
     parsed = reference.parse(ref)
     platform = _platform(platform_specs)
+    if check and platform is not None:
+        raise click.UsageError(
+            "--check compares the tag's top digest with the stored one; --platform does not "
+            "apply to it",
+            ctx,
+        )
     state = app(ctx)
     options = state.client_options(
         plain_http=plain_http, skip_verify=skip_verify, user=user, mirrors=mirrors

@@ -41,7 +41,8 @@ def digest(found: RemoteDigest, platform: Platform | None) -> dict[str, Any]:
     }
     if platform is not None:
         out["platform"] = str(platform)
-        out["index"] = str(found.target.digest)
+        if found.target.kind == "index":  # a single-manifest tag has no index
+            out["index"] = str(found.target.digest)
         out["fetchedIndex"] = found.fetched_index
     out["rateLimit"] = rate_limit(found.rate_limit)
     return out

@@ -354,6 +354,9 @@ def test_digest_check_up_to_date_stale_and_not_stored(
     assert missing.exit_code == 1
     assert missing.stdout == f"not stored (remote {images.single_docker.digest})\n"
 
+    both = ctrpy("image", "digest", "--check", "--platform", "linux/amd64", first.ref())
+    assert both.exit_code == 2 and "--platform does not apply" in both.stderr
+
 
 def test_digest_json_for_scripts(ctrpy: Ctrpy, images: StandardImages) -> None:
     img = images.hello_linux
@@ -378,6 +381,11 @@ def test_digest_json_for_scripts(ctrpy: Ctrpy, images: StandardImages) -> None:
         "fetchedIndex": True,
         "rateLimit": None,
     }
+
+    single = images.single_oci  # a single-manifest tag: no index to name
+    args = ("image", "digest", "--format", "json", "--platform", "linux/amd64", single.ref())
+    doc = json.loads(ctrpy(*args).stdout)
+    assert doc["digest"] == single.digest and "index" not in doc
 
     checked = ctrpy("image", "digest", "--check", "--format", "json", img.ref())
     assert checked.exit_code == 1  # not pulled yet
