@@ -717,7 +717,8 @@ def _skip(response: httpx.Response, position: int, what: str) -> int:
     """How many leading bytes of ``response`` come before ``position``."""
     if response.status_code == 206:
         m = _CONTENT_RANGE.match(response.headers.get("content-range", ""))
-        if m is None or int(m.group(1)) > position:
+        # it must hold byte `position`: start at or before it (skip up to it), end after it
+        if m is None or not int(m.group(1)) <= position <= int(m.group(2)):
             raise RegistryError(
                 f"{what}: asked for bytes from {position} on, got a partial response for "
                 f"{response.headers.get('content-range', 'an unstated range')!r}"

@@ -239,6 +239,23 @@ def test_fetch_blob_from_offset(
     assert sent == (f"bytes={offset}-" if offset else None)
 
 
+@pytest.mark.parametrize(
+    "content_range", ["bytes 1500-2999/3000", "bytes 0-99/3000"], ids=["after", "ends-before"]
+)
+def test_fetch_blob_refuses_a_range_without_the_asked_byte(
+    httpserver: HTTPServer, tmp_path: Path, content_range: str
+) -> None:
+    """Asked for bytes from 1000 on, a 206 that does not hold byte 1000 is refused at once
+    (one request), not resumed again and again as a body that "ended early"."""
+    start, end = (int(x) for x in content_range.split()[1].split("/")[0].split("-"))
+    httpserver.expect_request(BLOB_PATH).respond_with_response(
+        Response(IMG.layer[start : end + 1], status=206, headers={"Content-Range": content_range})
+    )
+    with client(tmp_path) as c, pytest.raises(RegistryError, match="partial response"):
+        b"".join(c.fetch_blob(make_ref(httpserver), IMG.layer_desc, offset=1000))
+    assert len(httpserver.log) == 1
+
+
 def test_fetch_blob_refuses_more_than_the_size(httpserver: HTTPServer, tmp_path: Path) -> None:
     httpserver.expect_request(BLOB_PATH).respond_with_data(IMG.layer + b"extra")
     with client(tmp_path) as c, pytest.raises(IntegrityError, match="more than"):
