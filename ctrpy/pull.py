@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from ctrpy.errors import InvalidManifest, PlatformNotFound
+from ctrpy.errors import InvalidManifest
 from ctrpy.events import Event, Reporter, Status
 from ctrpy.oci import platforms
 from ctrpy.oci.descriptor import MAX_MANIFEST_SIZE, Descriptor, Index, Manifest, Platform, parse
@@ -87,23 +87,11 @@ def choose(
     for want in wanted:
         best = platforms.best_first(want, candidates)
         if not best:
-            raise _no_platform(want, candidates, where)
+            raise platforms.no_match(
+                where, want, (d.platform for d in candidates), "use --all-platforms"
+            )
         chosen.append(best[0])
     return _unique(chosen)
-
-
-def _no_platform(want: Platform, candidates: Sequence[Descriptor], where: str) -> PlatformNotFound:
-    offered = [d.platform for d in candidates if d.platform is not None]
-    if not offered:
-        return PlatformNotFound(
-            f"{where}: no manifest for platform {want}: the index lists no platforms",
-            hint="pull everything it has with --all-platforms",
-        )
-    listed = ", ".join(dict.fromkeys(p.describe() for p in offered))
-    return PlatformNotFound(
-        f"{where}: no manifest for platform {want}; the index has: {listed}",
-        hint=f"pick one of them with --platform {offered[0]}, or use --all-platforms",
-    )
 
 
 def _unique(descs: Iterable[Descriptor]) -> list[Descriptor]:

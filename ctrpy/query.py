@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ctrpy.errors import InvalidReference, NotFound, PlatformNotFound
+from ctrpy.errors import InvalidReference, NotFound
 from ctrpy.oci import platforms, reference
 from ctrpy.oci.descriptor import Descriptor, Index, Manifest, Platform, parse
 from ctrpy.oci.digest import Digest
@@ -110,14 +110,10 @@ def tree(store: Store, record: ImageRecord, platform: Platform | None = None) ->
             and platforms.matches(platform, c.descriptor.platform)
         )
         if not kept:
-            offered = ", ".join(
-                c.descriptor.platform.describe()
-                for c in root.children
-                if c.descriptor.platform is not None
+            offered = (
+                c.descriptor.platform for c in root.children if not c.descriptor.is_attestation
             )
-            raise PlatformNotFound(
-                f"{record.name}: no manifest for platform {platform}; the index has: {offered}"
-            )
+            raise platforms.no_match(record.name, platform, offered)
         root = Node(root.descriptor, root.present, root.document, kept)
     return ImageTree(record.name, root)
 
@@ -256,12 +252,7 @@ def remote_digest(
     candidates = [d for d in entries if not d.is_attestation]
     best = platforms.best_first(platform, candidates)
     if not best:
-        offered = ", ".join(d.platform.describe() for d in candidates if d.platform is not None)
-        first = next((d.platform for d in candidates if d.platform is not None), None)
-        raise PlatformNotFound(
-            f"{ref}: no manifest for platform {platform}; the index has: {offered or 'nothing'}",
-            hint=f"ask for one of them, e.g. --platform {first}" if first else None,
-        )
+        raise platforms.no_match(str(ref), platform, (d.platform for d in candidates))
     return RemoteDigest(str(ref), target, best[0].digest, resolved.rate_limit, fetched, best[0])
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ctrpy.errors import InvalidPlatform
+from ctrpy.errors import InvalidPlatform, PlatformNotFound
 from ctrpy.oci.descriptor import Descriptor, Platform
 
 __all__ = [
@@ -391,6 +391,26 @@ def _arm64(major: int, minor: int) -> str:
 
 def _atoi(text: str) -> int | None:
     return int(text) if re.fullmatch(r"[+-]?[0-9]+", text, re.A) else None
+
+
+def no_match(
+    where: str, want: Platform, offered: Iterable[Platform | None], alternative: str | None = None
+) -> PlatformNotFound:
+    """The error for an index with no manifest for ``want``: it lists what the index offers
+    (with ``os.version`` for Windows) and how to pick one; ``alternative`` is one more way out
+    the command has (``use --all-platforms``)."""
+    listed = list(dict.fromkeys(p for p in offered if p is not None))
+    if not listed:
+        return PlatformNotFound(
+            f"{where}: no manifest for platform {want}: the index lists no platforms",
+            hint=alternative,
+        )
+    names = ", ".join(dict.fromkeys(p.describe() for p in listed))
+    hint = f"pick one of them with --platform {listed[0]}"
+    return PlatformNotFound(
+        f"{where}: no manifest for platform {want}; the index has: {names}",
+        hint=f"{hint}, or {alternative}" if alternative else hint,
+    )
 
 
 def _match_one(want: Platform, candidate: Platform) -> bool:

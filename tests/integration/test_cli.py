@@ -398,6 +398,21 @@ def test_digest_json_for_scripts(ctrpy: Ctrpy, images: StandardImages) -> None:
     }
 
 
+def test_no_manifest_for_the_platform_reads_alike_in_digest_and_inspect(
+    ctrpy: Ctrpy, pulled: StandardImages
+) -> None:
+    """digest and inspect name the wanted platform, list the index's, and say how to pick."""
+    ref = pulled.hello_linux.ref()
+    offered = "linux/amd64, linux/arm64/v8, linux/arm/v7"
+    for command in ("digest", "inspect"):
+        result = ctrpy("image", command, "--platform", "windows/amd64", ref)
+        assert result.exit_code == 3, (command, result.stderr)
+        assert lines(result.stderr) == [
+            f"error: {ref}: no manifest for platform windows/amd64; the index has: {offered}",
+            "hint: pick one of them with --platform linux/amd64",
+        ], command
+
+
 # --- rm, prune ------------------------------------------------------------------------------
 
 

@@ -54,7 +54,7 @@ def test_attestations_are_never_chosen_for_a_platform() -> None:
     only_attestation = Index(mediatypes.OCI_INDEX, (ATTESTATION,))
     with pytest.raises(PlatformNotFound) as caught:
         choose(only_attestation, [Platform("unknown", "unknown")], all_platforms=False, where="x")
-    assert caught.value.hint == "pull everything it has with --all-platforms"
+    assert caught.value.hint == "use --all-platforms"
     assert ATTESTATION.is_attestation and not HELLO.manifests[0].is_attestation
 
 
