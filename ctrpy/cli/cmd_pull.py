@@ -76,6 +76,7 @@ def pull(
     from ctrpy.registry.client import Client
 
     store = state.store()
+    errors.state.downloading = True
     failure: CtrpyError | None = None
     with Client(client_options) as client:
         for ref in parsed:

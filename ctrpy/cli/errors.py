@@ -23,6 +23,8 @@ class _State:
     """Set by the root command's callback once options are parsed."""
 
     debug: bool = False
+    #: set once a command starts downloading: only then can Ctrl-C leave partial downloads
+    downloading: bool = False
 
 
 state = _State()
@@ -66,7 +68,7 @@ def wrap_message(label: str, text: str, width: int | None) -> str:
 
 def run(invoke: Callable[[], object]) -> None:
     """Run the click app and exit with the right code, whatever happened."""
-    state.debug = False
+    state.debug = state.downloading = False
     code = 0
     try:
         result = invoke()
@@ -81,7 +83,8 @@ def run(invoke: Callable[[], object]) -> None:
     except (KeyboardInterrupt, click.exceptions.Abort):
         # click has already ended the progress line with a newline
         click.echo("error: interrupted", err=True)
-        click.echo("hint: partial downloads are kept; the next pull resumes them", err=True)
+        if state.downloading:
+            click.echo("hint: partial downloads are kept; the next pull resumes them", err=True)
         code = INTERRUPTED
     except BrokenPipeError:
         code = _broken_pipe()
